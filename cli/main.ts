@@ -1,0 +1,31 @@
+import { Command, CommanderError } from 'commander';
+import { UsageError } from './errors.ts';
+
+/** Builds the `gatehouse` program. Each command lives in cli/commands/<name>.ts. */
+export function buildProgram(): Command {
+  const program = new Command('gatehouse')
+    .description('Just-in-time, audited access to Amazon EKS')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  return program;
+}
+
+/** Runs the CLI and returns its exit code: 0 ok, 1 denied or failed, 2 bad usage or input. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`gatehouse: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`gatehouse: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

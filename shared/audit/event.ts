@@ -1,0 +1,59 @@
+/** The audit event model of DESIGN.md section 5: one versioned JSON shape for every event. */
+
+export const AUDIT_EVENT_SCHEMA = 'gatehouse.event/v1';
+
+export type AuditEventType =
+  | 'access.requested'
+  | 'access.rejected'
+  | 'policy.decided'
+  | 'grant.created'
+  | 'grant.failed'
+  | 'token.issued'
+  | 'token.refused'
+  | 'grant.revoked'
+  | 'auth.failed';
+
+export interface AuditActor {
+  /** Principal id (`<issuer name>:<subject>`), or `system:<component>` for Gatehouse itself. */
+  id: string;
+  issuer?: string;
+  groups?: string[];
+  ci?: Record<string, string>;
+}
+
+export interface AuditSubject {
+  cluster?: string;
+  namespaces?: string[];
+  namespace?: string;
+  resource?: string;
+}
+
+/** What a writer supplies; the sink adds id, time and chain. */
+export interface AuditEventInput {
+  type: AuditEventType;
+  /** The chain this event extends: `request/<id>`, `grant/<id>`, `session/<id>`, `auth/<day>`. */
+  stream: string;
+  actor: AuditActor;
+  subject?: AuditSubject;
+  requestId?: string;
+  grantId?: string;
+  sessionId?: string;
+  /** Never a secret, token or PHI value: fingerprints, paths and counts only. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditChainLink {
+  stream: string;
+  seq: number;
+  /** Hash of the previous event in the stream, or 64 zeros for the first. */
+  prev: string;
+  /** SHA-256 over the canonical JSON of the event without `chain.hash`. */
+  hash: string;
+}
+
+export interface AuditEvent extends Omit<AuditEventInput, 'stream'> {
+  schema: typeof AUDIT_EVENT_SCHEMA;
+  id: string;
+  time: string;
+  chain: AuditChainLink;
+}

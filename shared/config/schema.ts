@@ -1,0 +1,97 @@
+import { z } from 'zod';
+
+/** An HTTPS URL, or http on loopback for the local runtime and tests. */
+const issuerUrl = z
+  .string()
+  .url()
+  .refine((value) => {
+    const url = new URL(value);
+    return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  }, 'must be an https URL (http is allowed only on loopback)');
+
+const claimName = z.string().min(1);
+
+export const IssuerConfigSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes'),
+    issuer: issuerUrl,
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    /** Which CI claims to read: github-actions, gitlab, or generic (subject and groups only). */
+    kind: z.enum(['github-actions', 'gitlab', 'generic']).default('generic'),
+    /** Defaults to the issuer's discovery document's jwks_uri. */
+    jwksUri: issuerUrl.optional(),
+    claims: z
+      .object({
+        subject: claimName.default('sub'),
+        groups: claimName.default('groups'),
+        email: claimName.default('email'),
+      })
+      .strict()
+      .default({ subject: 'sub', groups: 'groups', email: 'email' }),
+    /** Accepted clock skew in seconds for exp, nbf and iat. */
+    clockSkewSeconds: z.number().int().min(0).max(300).default(60),
+  })
+  .strict();
+
+const accessPolicyArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:eks::aws:cluster-access-policy\/[A-Za-z0-9]+$/, 'an EKS cluster access policy ARN');
+
+export const ClusterConfigSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lowercase letters, digits and dashes, at most 40'),
+    /** The EKS cluster's own name, when it differs from the Gatehouse name. */
+    eksClusterName: z.string().min(1).max(100).optional(),
+    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'an AWS region such as us-east-1'),
+    account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id'),
+    slotPoolSize: z.number().int().min(1).max(50).default(4),
+    maxDurationSeconds: z.number().int().min(300).max(43_200).default(3600),
+    accessLevels: z
+      .record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/), accessPolicyArn)
+      .refine((levels) => Object.keys(levels).length > 0, 'at least one access level'),
+  })
+  .strict();
+
+export const GatehouseConfigSchema = z
+  .object({
+    version: z.literal(1),
+    issuers: z.array(IssuerConfigSchema).min(1),
+    clusters: z.array(ClusterConfigSchema).min(1),
+    policies: z
+      .object({
+        /** Cedar policy files, relative to the config file. */
+        files: z.array(z.string().min(1)).min(1),
+      })
+      .strict(),
+    api: z
+      .object({
+        maxBodyBytes: z.number().int().min(256).max(65_536).default(8192),
+        maxJwtBytes: z.number().int().min(512).max(16_384).default(8192),
+        purposeMaxLength: z.number().int().min(10).max(2000).default(500),
+      })
+      .strict()
+      .default({ maxBodyBytes: 8192, maxJwtBytes: 8192, purposeMaxLength: 500 }),
+    retention: z
+      .object({
+        auditDays: z.number().int().min(1).default(2192),
+      })
+      .strict()
+      .default({ auditDays: 2192 }),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const duplicates = (names: string[]) => names.filter((name, index) => names.indexOf(name) !== index);
+    for (const name of duplicates(config.issuers.map((issuer) => issuer.name))) {
+      ctx.addIssue({ code: 'custom', path: ['issuers'], message: `issuer name "${name}" is used twice` });
+    }
+    for (const url of duplicates(config.issuers.map((issuer) => issuer.issuer))) {
+      ctx.addIssue({ code: 'custom', path: ['issuers'], message: `issuer URL "${url}" is configured twice` });
+    }
+    for (const name of duplicates(config.clusters.map((cluster) => cluster.name))) {
+      ctx.addIssue({ code: 'custom', path: ['clusters'], message: `cluster name "${name}" is used twice` });
+    }
+  });
+
+export type GatehouseConfig = z.infer<typeof GatehouseConfigSchema>;
+export type IssuerConfig = z.infer<typeof IssuerConfigSchema>;
+export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
