@@ -109,10 +109,16 @@ export function loadPolicyEngine(props: LoadPolicyEngineProps): PolicyEngine {
       continue;
     }
     if (parts.policy_templates.length > 0) {
-      issues.push({
-        file: file.name,
-        message: 'policy templates (policies with ?principal or ?resource slots) are not supported',
-      });
+      // Slots are filled by template links, which Gatehouse does not make: a template would silently never apply.
+      for (const template of parts.policy_templates) {
+        const at = file.text.indexOf(template);
+        issues.push({
+          file: file.name,
+          ...(at >= 0 ? locate(file.text, byteLength(file.text.slice(0, at))) : {}),
+          message: 'policy templates (policies with ?principal or ?resource slots) are not supported',
+        });
+      }
+      continue;
     }
 
     // Cedar names the policies of a text policy0, policy1, … in order; validation errors are reported with those ids.
@@ -174,12 +180,13 @@ export function loadPolicyEngine(props: LoadPolicyEngineProps): PolicyEngine {
     );
   }
 
-  const approvalGroupOf = new Map(policies.map((policy) => [policy.id, policy.approvalGroup]));
-  return new CedarPolicyEngine(hash.slice(0, 12), policySetId, schemaName, policies, warnings, approvalGroupOf);
+  return new CedarPolicyEngine(hash.slice(0, 12), policySetId, schemaName, policies, warnings);
 }
 
 class CedarPolicyEngine implements PolicyEngine {
   readonly policyIds: readonly string[];
+  private readonly approvalGroupOf: ReadonlyMap<string, string | undefined>;
+  private readonly positionOf: ReadonlyMap<string, number>;
 
   constructor(
     readonly version: string,
@@ -187,9 +194,10 @@ class CedarPolicyEngine implements PolicyEngine {
     private readonly schemaName: string,
     policies: LoadedPolicy[],
     readonly warnings: readonly PolicyLoadIssue[],
-    private readonly approvalGroupOf: ReadonlyMap<string, string | undefined>,
   ) {
     this.policyIds = policies.map((policy) => policy.id);
+    this.approvalGroupOf = new Map(policies.map((policy) => [policy.id, policy.approvalGroup]));
+    this.positionOf = new Map(policies.map((policy, index) => [policy.id, index]));
   }
 
   decideAccess(principal: Principal, request: AccessRequestInput): AccessDecision {
@@ -278,6 +286,10 @@ class CedarPolicyEngine implements PolicyEngine {
     };
   }
 
+  private inFileOrder(ids: string[]): string[] {
+    return [...ids].sort((a, b) => (this.positionOf.get(a) ?? 0) - (this.positionOf.get(b) ?? 0));
+  }
+
   private evaluate(call: {
     principal: TypeAndId;
     action: TypeAndId;
@@ -300,12 +312,17 @@ class CedarPolicyEngine implements PolicyEngine {
     if (answer.type === 'failure') {
       return { kind: 'error', policies: [], detail: truncate(answer.errors.map((e) => e.message).join('; ')) };
     }
-    const { decision, diagnostics } = answer.response;
+    const { decision } = answer.response;
+    const diagnostics = {
+      // Cedar reports policy ids as a set, in no fixed order; file order keeps decisions and audit events reproducible.
+      reason: this.inFileOrder(answer.response.diagnostics.reason),
+      errors: answer.response.diagnostics.errors,
+    };
     // Cedar skips a policy whose evaluation errors, so an erroring forbid would otherwise let the request through.
     if (diagnostics.errors.length > 0) {
       return {
         kind: 'error',
-        policies: diagnostics.errors.map((e) => e.policyId),
+        policies: this.inFileOrder(diagnostics.errors.map((e) => e.policyId)),
         detail: truncate(diagnostics.errors.map((e) => `policy ${e.policyId}: ${e.error.message}`).join('; ')),
       };
     }
