@@ -68,7 +68,10 @@ export interface PolicyEngine {
   readonly version: string;
   /** Every policy's id, in file order. */
   readonly policyIds: readonly string[];
-  /** Cedar validator warnings (e.g. a policy that can never apply); loading succeeds with them. */
+  /**
+   * Cedar validator warnings (strings with mixed scripts or BIDI control characters, impossible policies); loading
+   * succeeds with them, and the caller should log them.
+   */
   readonly warnings: readonly PolicyLoadIssue[];
   /**
    * Decides an access request: every namespace must be permitted. A forbid, a namespace no policy permits, or a Cedar
@@ -180,7 +183,13 @@ export function loadPolicyEngine(props: LoadPolicyEngineProps): PolicyEngine {
     );
   }
 
-  return new CedarPolicyEngine(hash.slice(0, 12), policySetId, schemaName, policies, warnings);
+  return new CedarPolicyEngine(
+    hash.slice(0, 12),
+    policySetId,
+    schemaName,
+    policies,
+    sortByFileAndPosition(warnings, props.files),
+  );
 }
 
 class CedarPolicyEngine implements PolicyEngine {

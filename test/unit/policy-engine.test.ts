@@ -209,6 +209,23 @@ describe('loadPolicyEngine: refusing bad policy files', () => {
 });
 
 describe('loadPolicyEngine: ids and version', () => {
+  it('loads despite Cedar validator warnings and reports them with their position', () => {
+    // A homoglyph (Cyrillic е and о) and a right-to-left override: the "Trojan Source" tricks Cedar's validator flags.
+    const text = `@id("w") permit (principal, ${REQUEST_ACCESS}, resource) when { resource.name == "d\u0435m\u043e" && context.purpose == "a\u202eb" };`;
+
+    const engine = loadPolicyEngine({ files: [{ name: 'w.cedar', text }] });
+
+    expect(engine.warnings).toEqual([
+      expect.objectContaining({
+        file: 'w.cedar',
+        line: 1,
+        policyId: 'w',
+        message: expect.stringContaining('mixed scripts'),
+      }),
+      expect.objectContaining({ file: 'w.cedar', line: 1, policyId: 'w', message: expect.stringContaining('BIDI') }),
+    ]);
+  });
+
   it('names a policy by its @id, else by <file name>#<index>', () => {
     const engine = loadPolicyEngine({
       files: [
