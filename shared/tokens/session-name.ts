@@ -65,6 +65,9 @@ export function roleSessionName(principal: Principal, grantId: string): string {
   return sessionIdentity(principal, grantId).roleSessionName;
 }
 
+/** The grant's session name (an alias of {@link roleSessionName}, the name the grant use case imports). */
+export const deriveSessionName = roleSessionName;
+
 /** Session tags for AssumeRole: grant id, cluster and the principal's id, made to fit STS's tag rules. */
 export function sessionTags(input: { principal: Principal; grantId: string; cluster: string }): SessionTag[] {
   if (input.grantId.length === 0) throw new SessionNameError('grant id must not be empty');

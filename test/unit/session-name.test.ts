@@ -5,6 +5,7 @@ import {
   STS_TAG_PATTERN,
   STS_TAG_VALUE_MAX,
   SessionNameError,
+  deriveSessionName,
   isValidRoleSessionName,
   isValidSourceIdentity,
   roleSessionName,
@@ -177,5 +178,11 @@ describe('sessionTags', () => {
 
     expect(a[2]?.value).toHaveLength(STS_TAG_VALUE_MAX);
     expect(a[2]?.value).not.toBe(b[2]?.value);
+  });
+});
+
+describe('deriveSessionName', () => {
+  it('is the RoleSessionName', () => {
+    expect(deriveSessionName(github, GRANT_ID)).toBe(`gh-octo-org.octo-repo-${GRANT_ID}`);
   });
 });
