@@ -1,0 +1,146 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ChainConflictError } from '../../audit/audit-log.ts';
+import type { ChainStore } from '../../audit/audit-log.ts';
+import type { ChainHead } from '../../audit/chain.ts';
+import type { AuditEvent } from '../../audit/event.ts';
+import { EVENTS_TABLE, StoreError, documentClient, isConditionalCheckFailed, timeIndexKeys } from './tables.ts';
+
+/** Attributes an item carries beside the event itself: the table's keys and the `byTime` index keys. */
+const KEY_ATTRIBUTES = [
+  EVENTS_TABLE.partitionKey,
+  EVENTS_TABLE.sortKey,
+  EVENTS_TABLE.timeIndex.partitionKey,
+  EVENTS_TABLE.timeIndex.sortKey,
+] as const;
+
+/**
+ * Audit chains in the events table: one item per event, keyed by stream and seq. The put is conditional on the seq
+ * being free, so two writers can never both store a seq — a fork cannot be written, only lost and retried.
+ */
+export class DynamoDbChainStore implements ChainStore {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
+    this.doc = documentClient(client);
+  }
+
+  async head(stream: string): Promise<ChainHead | undefined> {
+    let item: Record<string, unknown> | undefined;
+    try {
+      const result = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#stream = :stream',
+          ExpressionAttributeNames: {
+            '#stream': EVENTS_TABLE.partitionKey,
+            '#seq': EVENTS_TABLE.sortKey,
+            '#chain': 'chain',
+          },
+          ExpressionAttributeValues: { ':stream': stream },
+          ProjectionExpression: '#seq, #chain',
+          ScanIndexForward: false,
+          Limit: 1,
+          // The head must be the latest write, or the next put conflicts needlessly (or, worse, chains to a stale link).
+          ConsistentRead: true,
+        }),
+      );
+      item = result.Items?.[0];
+    } catch (error) {
+      throw new StoreError(`the head of audit stream ${stream} could not be read`, { cause: error });
+    }
+    if (!item) return undefined;
+    const chain = item.chain as { hash?: unknown } | undefined;
+    if (typeof item.seq !== 'number' || typeof chain?.hash !== 'string') {
+      throw new StoreError(`the head of audit stream ${stream} is malformed`);
+    }
+    return { seq: item.seq, hash: chain.hash };
+  }
+
+  async put(event: AuditEvent): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...event,
+            [EVENTS_TABLE.partitionKey]: event.chain.stream,
+            [EVENTS_TABLE.sortKey]: event.chain.seq,
+            ...timeIndexKeys(event),
+          },
+          ConditionExpression: 'attribute_not_exists(#seq)',
+          ExpressionAttributeNames: { '#seq': EVENTS_TABLE.sortKey },
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new ChainConflictError(event.chain.stream, event.chain.seq);
+      throw new StoreError(`audit event seq ${event.chain.seq} of stream ${event.chain.stream} could not be stored`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Every event of a stream in seq order, read consistently, as they were appended (key attributes removed). */
+  async queryEvents(stream: string): Promise<AuditEvent[]> {
+    const events: AuditEvent[] = [];
+    let start: Record<string, unknown> | undefined;
+    try {
+      do {
+        const page = await this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#stream = :stream',
+            ExpressionAttributeNames: { '#stream': EVENTS_TABLE.partitionKey },
+            ExpressionAttributeValues: { ':stream': stream },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) events.push(toEvent(item));
+        start = page.LastEvaluatedKey;
+      } while (start);
+    } catch (error) {
+      throw new StoreError(`audit stream ${stream} could not be read`, { cause: error });
+    }
+    return events;
+  }
+
+  /**
+   * The events of one UTC day (`YYYY-MM-DD`) in time order, from the `byTime` index, optionally from `fromTime` on
+   * (inclusive, an ISO-8601 UTC time as events carry). The index is eventually consistent: the newest writes may lag.
+   */
+  async queryDay(day: string, fromTime?: string): Promise<AuditEvent[]> {
+    const { name, partitionKey, sortKey } = EVENTS_TABLE.timeIndex;
+    const events: AuditEvent[] = [];
+    let start: Record<string, unknown> | undefined;
+    try {
+      do {
+        const page = await this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: name,
+            KeyConditionExpression: fromTime ? '#day = :day AND #timeId >= :from' : '#day = :day',
+            ExpressionAttributeNames: { '#day': partitionKey, ...(fromTime ? { '#timeId': sortKey } : {}) },
+            ExpressionAttributeValues: { ':day': day, ...(fromTime ? { ':from': fromTime } : {}) },
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) events.push(toEvent(item));
+        start = page.LastEvaluatedKey;
+      } while (start);
+    } catch (error) {
+      throw new StoreError(`audit events of ${day} could not be read`, { cause: error });
+    }
+    return events;
+  }
+}
+
+function toEvent(item: Record<string, unknown>): AuditEvent {
+  const event = { ...item };
+  for (const attribute of KEY_ATTRIBUTES) delete event[attribute];
+  return event as unknown as AuditEvent;
+}
