@@ -25,6 +25,16 @@ export const MAX_TOKEN_LIFETIME_SECONDS = PRESIGNED_URL_VALIDITY_SECONDS - REFRE
 
 export const STS_API_VERSION = '2011-06-15';
 
+/** Where a Gatehouse cluster lives in EKS. */
+export interface EksClusterLocation {
+  region: string;
+  /** The EKS cluster's name, which tokens carry as `x-k8s-aws-id`. */
+  eksClusterName: string;
+}
+
+/** Finds a Gatehouse cluster (by its configured name) in EKS; undefined when it is not configured. */
+export type EksClusterLookup = (cluster: string) => EksClusterLocation | undefined;
+
 /** AWS credentials used to sign; `expiration` is when temporary (STS session) credentials stop working. */
 export interface SigningCredentials {
   accessKeyId: string;
