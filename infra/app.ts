@@ -1,0 +1,51 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, Validations, type Environment } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, HIPAASecurityChecks, ServerlessChecks } from 'cdk-nag';
+import { loadInfraConfig } from './config.ts';
+import { ControlPlaneStack, type ControlPlaneStackProps } from './control-plane-stack.ts';
+import { StatefulStack } from './stateful-stack.ts';
+
+/** The repository root: infra/ lives directly under it. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface GatehouseAppOptions {
+  /** Overrides of the control-plane stack's props (tests point `functionsDir` and the ASL at fixtures). */
+  readonly controlPlane?: Partial<Pick<ControlPlaneStackProps, 'functionsDir' | 'lifecycleDefinitionFile'>>;
+}
+
+/**
+ * Builds the Gatehouse CDK app: the only reader of context. `gatehouse:config` names the configuration file (relative to
+ * the repository root); `gatehouse:account` and `gatehouse:region` pin the deployment environment, else the stacks are
+ * environment-agnostic. The HIPAA Security, AWS Solutions and Serverless cdk-nag packs validate every synthesis.
+ */
+export function buildApp(app: App = new App(), options: GatehouseAppOptions = {}): App {
+  const configPath = String(app.node.tryGetContext('gatehouse:config') ?? 'gatehouse.config.yaml');
+  const config = loadInfraConfig(resolve(PROJECT_ROOT, configPath));
+  const account = app.node.tryGetContext('gatehouse:account') as string | undefined;
+  const region = app.node.tryGetContext('gatehouse:region') as string | undefined;
+  const env: Environment | undefined = account || region ? { account, region } : undefined;
+
+  const stateful = new StatefulStack(app, 'GatehouseStateful', {
+    description: 'Gatehouse: audit events, state and keys (retained, termination-protected)',
+    ...(env ? { env } : {}),
+  });
+  new ControlPlaneStack(app, 'GatehouseControlPlane', {
+    description: 'Gatehouse: API, handlers, approval lifecycle, slot roles and alarms',
+    ...(env ? { env } : {}),
+    config,
+    projectRoot: PROJECT_ROOT,
+    key: stateful.key,
+    eventsTable: stateful.eventsTable,
+    stateTable: stateful.stateTable,
+    idempotencyTable: stateful.idempotencyTable,
+    ...options.controlPlane,
+  });
+
+  Validations.of(app).addPlugins(new HIPAASecurityChecks(app), new AwsSolutionsChecks(app), new ServerlessChecks(app));
+  return app;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  buildApp().synth();
+}

@@ -1,0 +1,242 @@
+import { dirname, join } from 'node:path';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/** Where the configuration file lands inside every bundle, and so the value of `GATEHOUSE_CONFIG`. */
+export const BUNDLED_CONFIG_PATH = '/var/task/gatehouse.config.yaml';
+
+/**
+ * ESM output still meets CommonJS dependencies (cedar-wasm's node build, parts of the SDK): give them `require`,
+ * `__filename` and `__dirname`, which ESM lacks. One line, because esbuild prepends it verbatim.
+ */
+export const ESM_BANNER =
+  "import { createRequire as __gatehouseCreateRequire } from 'module'; import { fileURLToPath as __gatehouseFileURLToPath } from 'url'; const require = __gatehouseCreateRequire(import.meta.url); const __filename = __gatehouseFileURLToPath(import.meta.url); const __dirname = __gatehouseFileURLToPath(new URL('.', import.meta.url));";
+
+/** How a function may use a table. `append` is read plus `PutItem` only: audit events are never updated or deleted. */
+export type TableAccess = 'read' | 'append' | 'readWrite';
+
+const TABLE_ACTIONS: Record<TableAccess, string[]> = {
+  read: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DescribeTable',
+  ],
+  append: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DescribeTable',
+    'dynamodb:PutItem',
+  ],
+  readWrite: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DescribeTable',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+  ],
+};
+
+/** The configuration and Cedar policy files to copy into the bundle. */
+export interface BundledConfig {
+  /** Absolute path of `gatehouse.config.yaml` (any name; it is copied as `gatehouse.config.yaml`). */
+  readonly file: string;
+  /** Policy files relative to the configuration file's directory; copied to the same relative paths. */
+  readonly policyFiles: readonly string[];
+}
+
+export interface GatehouseFunctionProps {
+  /** Absolute path of the handler file (`functions/<verb-noun>.ts`). */
+  readonly entry: string;
+  /** What the function does, shown in the console. */
+  readonly description: string;
+  /** The repository root: where `package-lock.json` and `tsconfig.json` are. */
+  readonly projectRoot: string;
+  readonly config: BundledConfig;
+  /** Key encrypting the function's log group. */
+  readonly logKey: IKey;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+  /** @default 512 */
+  readonly memorySize?: number;
+  /** Caps the blast radius of a flood and keeps the other functions' capacity. @default 10 */
+  readonly reservedConcurrentExecutions?: number;
+  /** @default RetentionDays.ONE_YEAR */
+  readonly logRetention?: RetentionDays;
+  readonly environment?: Record<string, string>;
+}
+
+/**
+ * A Gatehouse Lambda function: Node.js 22 on arm64, X-Ray active, ESM bundle with the SDK bundled (pinned versions),
+ * the configuration and policies copied in, a KMS-encrypted log group with retention, and its own role whose permissions
+ * live in one customer-managed policy, added only through the `bind*` methods (each adds the variable and the grant).
+ */
+export class GatehouseFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: IRole;
+  readonly logGroup: LogGroup;
+  /** The one policy holding every permission of this function (no inline policies: HIPAA IAMNoInlinePolicy). */
+  readonly policy: ManagedPolicy;
+
+  constructor(scope: Construct, id: string, props: GatehouseFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_YEAR,
+      encryptionKey: props.logKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Gatehouse ${id}`,
+    });
+    this.policy = new ManagedPolicy(this, 'Policy', { roles: [role] });
+    this.policy.addStatements(
+      new PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+      // X-Ray has no resource-level permissions (https://docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html).
+      new PolicyStatement({
+        sid: 'WriteTraces',
+        actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+        resources: ['*'],
+      }),
+    );
+    Validations.of(this.policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only xray:PutTraceSegments and xray:PutTelemetryRecords use Resource "*": X-Ray defines no resource types, so they cannot be scoped. Every other statement names its resources.',
+    });
+    // Grants that CDK constructs would add on their own go nowhere: every permission is written into `policy` here.
+    this.role = role.withoutPolicyUpdates();
+
+    const configDir = dirname(props.config.file);
+    const copies = [
+      `cp ${quote(props.config.file)} ${quote('{out}/gatehouse.config.yaml')}`,
+      ...props.config.policyFiles.map((file) => {
+        const target = `{out}/${file.split('\\').join('/')}`;
+        return `mkdir -p ${quote(dirname(target))} && cp ${quote(join(configDir, file))} ${quote(target)}`;
+      }),
+    ];
+    const cedarWasm = join(props.projectRoot, 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm');
+    const commandHooks: ICommandHooks = {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (_inputDir: string, outputDir: string) => [
+        ...copies.map((command) => command.split('{out}').join(outputDir)),
+        // cedar-wasm's node build reads its .wasm beside the module (`${__dirname}/cedar_wasm_bg.wasm`); only bundles
+        // that include it get the 4 MB file.
+        `if grep -q cedar_wasm_bg.wasm ${quote(`${outputDir}/index.mjs`)}; then cp ${quote(cedarWasm)} ${quote(outputDir)}; fi`,
+      ],
+    };
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      tracing: Tracing.ACTIVE,
+      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? 512,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions ?? 10,
+      role: this.role,
+      logGroup: this.logGroup,
+      projectRoot: props.projectRoot,
+      depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
+      environment: {
+        GATEHOUSE_CONFIG: BUNDLED_CONFIG_PATH,
+        POWERTOOLS_SERVICE_NAME: 'gatehouse',
+        POWERTOOLS_METRICS_NAMESPACE: 'Gatehouse',
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        banner: ESM_BANNER,
+        mainFields: ['module', 'main'],
+        // Bundle everything, the AWS SDK included, so the versions in package-lock.json are the versions that run.
+        externalModules: [],
+        tsconfig: join(props.projectRoot, 'tsconfig.json'),
+        commandHooks,
+      },
+    });
+    // Lambda needs the role's permissions (logs) in place before it can start: wait for the managed policy.
+    this.function.node.addDependency(this.policy);
+  }
+
+  /**
+   * Sets `variable` to the table's name and grants `access` to the table, the named indexes (never `index/*`) and the
+   * table's key.
+   */
+  bindTable(variable: string, table: ITable, access: TableAccess, indexes: readonly string[] = []): this {
+    this.function.addEnvironment(variable, table.tableName);
+    const resources = [table.tableArn, ...indexes.map((index) => `${table.tableArn}/index/${index}`)];
+    this.policy.addStatements(new PolicyStatement({ actions: TABLE_ACTIONS[access], resources }));
+    if (table.encryptionKey) {
+      const actions =
+        access === 'read'
+          ? ['kms:Decrypt', 'kms:DescribeKey']
+          : ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+      this.policy.addStatements(new PolicyStatement({ actions, resources: [table.encryptionKey.keyArn] }));
+    }
+    return this;
+  }
+
+  /** Sets `variable` to the state machine's ARN and allows starting (and describing) its executions. */
+  bindStateMachineStart(variable: string, stateMachineArn: string): this {
+    this.function.addEnvironment(variable, stateMachineArn);
+    this.policy.addStatements(
+      new PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArn] }),
+    );
+    return this;
+  }
+
+  /**
+   * Sets `variable` to `{ "<cluster>": ["<role arn>", …] }`; with `assume`, also allows assuming exactly those roles with
+   * session tags and a source identity (the token-minting functions only).
+   */
+  bindSlotRoles(variable: string, slotRoleArns: Record<string, string[]>, options: { assume: boolean }): this {
+    this.function.addEnvironment(variable, Stack.of(this).toJsonString(slotRoleArns));
+    const resources = Object.values(slotRoleArns).flat();
+    if (options.assume && resources.length > 0) {
+      this.policy.addStatements(
+        new PolicyStatement({
+          sid: 'AssumeSlotRoles',
+          actions: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+          resources,
+        }),
+      );
+    }
+    return this;
+  }
+
+  /** Adds a statement to the function's policy (for permissions without an environment variable). */
+  addToPolicy(statement: PolicyStatement): this {
+    this.policy.addStatements(statement);
+    return this;
+  }
+}
+
+function quote(value: string): string {
+  return `'${value.split("'").join(`'\\''`)}'`;
+}
