@@ -30,8 +30,11 @@ export const ALLOWED_ALGORITHMS = [
 
 const ALLOWED = new Set<string>(ALLOWED_ALGORITHMS);
 
-/** Three base64url segments; the signature may not be empty, which already refuses unsecured (`alg: none`) JWTs. */
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/**
+ * Three base64url segments. An empty signature passes this shape check on purpose, so an unsecured JWT (`alg: none`,
+ * RFC 7519 section 6) is refused by name as `algorithm_not_allowed` below.
+ */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 export interface OidcVerifierOptions {
   /** The allow-list: a token's `iss` must equal one of these URLs exactly. */
@@ -139,10 +142,11 @@ function toAuthenticationError(error: unknown, issuer: IssuerConfig): unknown {
   if (error instanceof joseErrors.JWTExpired) return new AuthenticationError('expired', at);
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.reason === 'missing') return new AuthenticationError('missing_claim', { ...at, claim: error.claim });
+    // A claim of the wrong type (`"nbf": "yesterday"`) makes the token malformed.
+    if (error.reason === 'invalid') return new AuthenticationError('malformed', { ...at, claim: error.claim });
     if (error.claim === 'aud') return new AuthenticationError('bad_audience', at);
     if (error.claim === 'nbf') return new AuthenticationError('not_yet_valid', at);
     if (error.claim === 'iss') return new AuthenticationError('unknown_issuer');
-    // A claim of the wrong type (`"exp": "tomorrow"`) makes the token malformed.
     return new AuthenticationError('malformed', { ...at, claim: error.claim });
   }
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return new AuthenticationError('algorithm_not_allowed', at);

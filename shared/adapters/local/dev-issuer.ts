@@ -50,10 +50,10 @@ export interface DevIssuerStartOptions {
 export interface DevIssuerSignOptions {
   audience: string | string[];
   /**
-   * Lifetime from now; negative for an already expired token.
+   * Lifetime from now; negative for an already expired token, null for a token without `exp`.
    * @default 300
    */
-  expiresInSeconds?: number;
+  expiresInSeconds?: number | null;
   /** `iat` in seconds since the epoch. @default now */
   issuedAt?: number;
   /** `nbf` in seconds since the epoch; omitted by default. */
@@ -209,8 +209,8 @@ export class DevIssuer {
       iss: options.issuer ?? claims.iss ?? this.issuer,
       aud: options.audience,
       iat: options.issuedAt ?? now,
-      exp: now + (options.expiresInSeconds ?? 300),
     };
+    if (options.expiresInSeconds !== null) payload.exp = now + (options.expiresInSeconds ?? 300);
     if (options.notBefore !== undefined) payload.nbf = options.notBefore;
     return new SignJWT(payload)
       .setProtectedHeader({ typ: 'JWT', alg: key.alg, kid: key.kid, ...options.header })
