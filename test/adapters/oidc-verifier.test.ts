@@ -5,6 +5,7 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { JWTPayload } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { remoteKeyResolver } from '../../shared/adapters/http/remote-jwks.ts';
 import { DEV_ISSUER_KEY_FILE, DevIssuer } from '../../shared/adapters/local/dev-issuer.ts';
@@ -170,7 +171,9 @@ describe('OidcVerifier with remote JWKS against a loopback issuer', () => {
     });
 
     it('refuses a time claim of the wrong type as malformed', async () => {
-      const token = await dev.sign({ ...ciClaims, nbf: 'yesterday' }, { audience: AUDIENCE });
+      // The payload type says nbf is a number; an issuer's JSON can say anything.
+      const wrongType = { ...ciClaims, nbf: 'yesterday' } as unknown as JWTPayload;
+      const token = await dev.sign(wrongType, { audience: AUDIENCE });
 
       await expectRefused(verifier.verify(token), 'malformed');
     });
