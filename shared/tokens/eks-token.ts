@@ -64,6 +64,21 @@ export class EksTokenError extends Error {
   override name = 'EksTokenError';
 }
 
+/** A TokenMinter could not mint a token (every adapter throws this). The message names the grant and the AWS error code, never a credential. */
+export class TokenMintError extends Error {
+  override name = 'TokenMintError';
+  /** The AWS error code (e.g. `AccessDenied`, `Throttling`), when AWS answered with one. */
+  readonly code: string | undefined;
+  /** True when trying again later may succeed (throttling, AWS-side faults). */
+  readonly retryable: boolean;
+
+  constructor(message: string, options: { code?: string; retryable?: boolean } = {}) {
+    super(message);
+    this.code = options.code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
 const REGION_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
 /** The regional STS host that tokens for `region` point at. */

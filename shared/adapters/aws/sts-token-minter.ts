@@ -5,27 +5,14 @@
 import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import type { ExecCredential, Grant, Principal } from '../../model.ts';
 import type { Clock, TokenMinter } from '../../ports.ts';
-import { EksTokenError, presignEksToken, toExecCredential } from '../../tokens/eks-token.ts';
+import { EksTokenError, TokenMintError, presignEksToken, toExecCredential } from '../../tokens/eks-token.ts';
 import type { EksClusterLookup } from '../../tokens/eks-token.ts';
 import { isValidRoleSessionName, sessionIdentity, sessionTags } from '../../tokens/session-name.ts';
 
 /** STS's minimum session length; the token lives 15 minutes at most anyway. */
 export const SLOT_SESSION_SECONDS = 900;
 
-/** A token could not be minted. The message names the grant and the AWS error code, never a credential. */
-export class TokenMintError extends Error {
-  override name = 'TokenMintError';
-  /** The AWS error code (e.g. `AccessDenied`, `Throttling`), when AWS answered with one. */
-  readonly code: string | undefined;
-  /** True when trying again later may succeed (throttling, AWS-side faults). */
-  readonly retryable: boolean;
-
-  constructor(message: string, options: { code?: string; retryable?: boolean } = {}) {
-    super(message);
-    this.code = options.code;
-    this.retryable = options.retryable ?? false;
-  }
-}
+export { TokenMintError };
 
 export interface StsTokenMinterProps {
   /** Where each Gatehouse cluster lives in EKS. */
