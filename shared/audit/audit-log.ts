@@ -33,11 +33,11 @@ export class AuditWriteError extends Error {
 }
 
 export interface AuditLogOptions {
-  /** Attempts per event before giving up under contention. Default 12. */
+  /** Attempts per event before giving up under contention. Default 16. */
   maxAttempts?: number;
   /** Upper bound of the first retry's random wait, doubled per retry up to `maxBackoffMs`. Default 4 ms. */
   baseBackoffMs?: number;
-  /** Default 100 ms. */
+  /** Default 200 ms. */
   maxBackoffMs?: number;
   /** How to wait between attempts; tests may pass an instant one. */
   sleep?: (ms: number) => Promise<void>;
@@ -73,9 +73,9 @@ export class AuditLog implements AuditSink {
     private readonly ids: Ids,
     options: AuditLogOptions = {},
   ) {
-    this.maxAttempts = options.maxAttempts ?? 12;
+    this.maxAttempts = options.maxAttempts ?? 16;
     this.baseBackoffMs = options.baseBackoffMs ?? 4;
-    this.maxBackoffMs = options.maxBackoffMs ?? 100;
+    this.maxBackoffMs = options.maxBackoffMs ?? 200;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
   }
