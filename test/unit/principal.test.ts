@@ -218,9 +218,9 @@ describe('mapClaimsToPrincipal', () => {
   });
 
   it('keeps a verified email and ignores one that is not an address', () => {
-    expect(
-      mapClaimsToPrincipal(corporate, { sub: 'a', email: 'alice@example.com', email_verified: true }).email,
-    ).toBe('alice@example.com');
+    expect(mapClaimsToPrincipal(corporate, { sub: 'a', email: 'alice@example.com', email_verified: true }).email).toBe(
+      'alice@example.com',
+    );
     expect(mapClaimsToPrincipal(corporate, { sub: 'a', email: 'alice' }).email).toBeUndefined();
     expect(mapClaimsToPrincipal(corporate, { sub: 'a', email: ['alice@example.com'] }).email).toBeUndefined();
   });
