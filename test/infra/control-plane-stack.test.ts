@@ -1,0 +1,285 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EKS_GRANT_ACTIONS, FUNCTION_NAMES } from '../../infra/control-plane-stack.ts';
+import { buildTestApp, TEST_CONFIG, type TestApp } from './support.ts';
+
+type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
+let app: TestApp;
+let template: Template;
+let resources: Record<string, Resource>;
+
+beforeAll(() => {
+  app = buildTestApp();
+  template = Template.fromStack(app.controlPlane);
+  resources = template.toJSON().Resources;
+});
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
+  app.controlPlane.getLogicalId(construct.node.defaultChild as never);
+const policyOf = (name: (typeof FUNCTION_NAMES)[number]) =>
+  resources[logicalId(app.controlPlane.functions[name].policy)]!.Properties.PolicyDocument.Statement as Array<
+    Record<string, any>
+  >;
+const actionsOf = (statements: Array<Record<string, any>>) => statements.flatMap((s) => [s.Action].flat());
+
+describe('ControlPlaneStack functions', () => {
+  it('pins runtime, architecture, tracing, memory, timeout and reserved concurrency on all seven functions', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions).toHaveLength(7);
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        MemorySize: 512,
+        Environment: {
+          Variables: {
+            GATEHOUSE_CONFIG: '/var/task/gatehouse.config.yaml',
+            POWERTOOLS_SERVICE_NAME: 'gatehouse',
+            POWERTOOLS_METRICS_NAMESPACE: 'Gatehouse',
+            EVENTS_TABLE: expect.anything(),
+            STATE_TABLE: expect.anything(),
+            SLOT_ROLE_ARNS: expect.anything(),
+          },
+        },
+      });
+      expect(fn.Properties.Timeout).toBeGreaterThanOrEqual(10);
+      expect(fn.Properties.ReservedConcurrentExecutions).toBeGreaterThan(0);
+      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+    }
+  });
+
+  it('gives only create-access-request the idempotency table and the state machine ARN', () => {
+    for (const name of FUNCTION_NAMES) {
+      const variables =
+        resources[logicalId(app.controlPlane.functions[name].function)]!.Properties.Environment.Variables;
+      const only = name === 'create-access-request';
+      expect('IDEMPOTENCY_TABLE' in variables, name).toBe(only);
+      expect('LIFECYCLE_STATE_MACHINE_ARN' in variables, name).toBe(only);
+      expect(JSON.stringify(policyOf(name)).includes('IdempotencyTable'), name).toBe(only);
+      expect(actionsOf(policyOf(name)).includes('states:StartExecution'), name).toBe(only);
+    }
+  });
+
+  it('writes audit events append-only: no function may update or delete an event', () => {
+    for (const name of FUNCTION_NAMES) {
+      for (const statement of policyOf(name)) {
+        if (!JSON.stringify(statement.Resource).includes('EventsTable')) continue;
+        const actions = [statement.Action].flat();
+        expect(actions, name).not.toContain('dynamodb:UpdateItem');
+        expect(actions, name).not.toContain('dynamodb:DeleteItem');
+        expect(actions, name).not.toContain('dynamodb:BatchWriteItem');
+      }
+    }
+  });
+
+  it('gives every function a KMS-encrypted log group with one-year retention, retained', () => {
+    for (const name of FUNCTION_NAMES) {
+      const group = resources[logicalId(app.controlPlane.functions[name].logGroup)]!;
+      expect(group.Properties.RetentionInDays).toBe(365);
+      expect(group.Properties.KmsKeyId).toEqual({ 'Fn::ImportValue': expect.stringContaining('GatehouseDataKey') });
+      expect(group.DeletionPolicy).toBe('Retain');
+    }
+    for (const [, group] of ofType('AWS::Logs::LogGroup')) {
+      expect(group.Properties.KmsKeyId).toBeDefined();
+      expect(group.Properties.RetentionInDays).toBe(365);
+    }
+  });
+
+  it('uses no inline IAM policies and no wildcard actions', () => {
+    expect(ofType('AWS::IAM::Policy')).toEqual([]);
+    for (const [, policy] of ofType('AWS::IAM::ManagedPolicy')) {
+      for (const action of actionsOf(policy.Properties.PolicyDocument.Statement)) expect(action).not.toContain('*');
+    }
+  });
+});
+
+describe('ControlPlaneStack slot roles', () => {
+  it('creates slotPoolSize roles per cluster with generated names and one-hour sessions', () => {
+    const roles = Object.values(app.controlPlane.slotRoles);
+    expect(app.controlPlane.slotRoles.staging).toHaveLength(2);
+    expect(app.controlPlane.slotRoles.prod).toHaveLength(3);
+    for (const role of roles.flat()) {
+      const properties = resources[logicalId(role)]!.Properties;
+      expect(properties.RoleName).toBeUndefined();
+      expect(properties.MaxSessionDuration).toBe(3600);
+      expect(properties.Policies).toBeUndefined();
+      expect(properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  it('trusts only the token-minting functions\u2019 roles, and only with the grant-id session tag', () => {
+    const mintingRoleIds = ['create-access-request', 'issue-token'].map((name) =>
+      app.controlPlane.getLogicalId(
+        app.controlPlane.functions[name as 'issue-token'].node.findChild('Role').node.defaultChild as never,
+      ),
+    );
+    for (const role of Object.values(app.controlPlane.slotRoles).flat()) {
+      expect(resources[logicalId(role)]!.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'],
+          Principal: { AWS: mintingRoleIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })) },
+          Condition: { Null: { 'aws:RequestTag/gatehouse:grant-id': 'false' } },
+        },
+      ]);
+    }
+  });
+
+  it('lets only the minting functions assume roles, and only the slot roles', () => {
+    const slotRoleArns = Object.values(app.controlPlane.slotRoles)
+      .flat()
+      .map((role) => ({ 'Fn::GetAtt': [logicalId(role), 'Arn'] }));
+    for (const name of FUNCTION_NAMES) {
+      const assume = policyOf(name).filter((s) => [s.Action].flat().includes('sts:AssumeRole'));
+      if (name === 'create-access-request' || name === 'issue-token') {
+        expect(assume, name).toHaveLength(1);
+        expect(assume[0]!.Resource).toEqual(slotRoleArns);
+      } else {
+        expect(assume, name).toEqual([]);
+      }
+    }
+  });
+});
+
+describe('ControlPlaneStack EKS permissions', () => {
+  const changers = ['create-access-request', 'revoke-grant', 'lifecycle-grant', 'lifecycle-revoke'] as const;
+  const allowed = new Set([
+    'arn:aws:eks:us-east-1:111122223333:cluster/acme-staging',
+    'arn:aws:eks:us-east-1:111122223333:access-entry/acme-staging/*',
+    'arn:aws:eks:eu-west-1:444455556666:cluster/prod',
+    'arn:aws:eks:eu-west-1:444455556666:access-entry/prod/*',
+  ]);
+
+  it('scopes every EKS action to the configured clusters and their access entries', () => {
+    for (const name of changers) {
+      const eks = policyOf(name).filter((s) => actionsOf([s]).some((a: string) => a.startsWith('eks:')));
+      expect(new Set(actionsOf(eks)), name).toEqual(new Set(EKS_GRANT_ACTIONS));
+      for (const statement of eks) {
+        for (const resource of [statement.Resource].flat())
+          expect(allowed.has(resource), `${name}: ${resource}`).toBe(true);
+      }
+      expect(eks.map((s) => s.Resource).flat()).toEqual(expect.arrayContaining([...allowed]));
+    }
+  });
+
+  it('limits access entry creation to slot roles and policy association to configured access policies', () => {
+    const statements = policyOf('lifecycle-grant');
+    const create = statements.find((s) => s.Action === 'eks:CreateAccessEntry' && s.Resource.endsWith('cluster/prod'));
+    expect(create!.Condition.ArnEquals['eks:principalArn']).toEqual(
+      app.controlPlane.slotRoles.prod!.map((role) => ({ 'Fn::GetAtt': [logicalId(role), 'Arn'] })),
+    );
+    const associate = statements.find((s) => s.Action === 'eks:AssociateAccessPolicy' && s.Resource.includes('/prod/'));
+    expect(associate!.Condition.StringEquals['eks:policyArn']).toEqual(
+      Object.values(TEST_CONFIG.clusters[1]!.accessLevels),
+    );
+  });
+
+  it('gives no EKS permission to the functions that do not change access entries', () => {
+    for (const name of ['get-access-request', 'issue-token', 'healthz'] as const) {
+      expect(
+        actionsOf(policyOf(name)).filter((a: string) => a.startsWith('eks:')),
+        name,
+      ).toEqual([]);
+    }
+  });
+});
+
+describe('ControlPlaneStack API', () => {
+  it('routes the five v1 paths to their functions with Lambda proxy integration and no API Gateway authorizer', () => {
+    const methods = ofType('AWS::ApiGateway::Method');
+    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST']);
+    for (const [, method] of methods) {
+      expect(method.Properties.AuthorizationType).toBe('NONE');
+      expect(method.Properties.Integration.Type).toBe('AWS_PROXY');
+    }
+    const paths = ofType('AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart);
+    expect(paths.sort()).toEqual(
+      ['access-requests', 'grants', 'healthz', 'revoke', 'token', 'v1', '{id}', '{id}'].sort(),
+    );
+  });
+
+  it('logs access as JSON to an encrypted log group, throttles, traces, and never logs request data', () => {
+    const [[, stage]] = ofType('AWS::ApiGateway::Stage') as [[string, Resource]];
+    const format = JSON.parse(stage.Properties.AccessLogSetting.Format);
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+    expect(stage.Properties.AccessLogSetting.DestinationArn).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^ApiAccessLogs/), 'Arn'],
+    });
+    expect(stage.Properties.TracingEnabled).toBe(true);
+    expect(stage.Properties.MethodSettings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: 50,
+          ThrottlingBurstLimit: 100,
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+        }),
+      ]),
+    );
+    template.hasResourceProperties('AWS::ApiGateway::Account', { CloudWatchRoleArn: Match.anyValue() });
+  });
+
+  it('puts a WAF web ACL with a per-IP rate limit in front of the stage and redacts the Authorization header in its logs', () => {
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      Rules: Match.arrayWith([Match.objectLike({ Statement: { RateBasedStatement: Match.anyValue() } })]),
+    });
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+    template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      RedactedFields: Match.arrayWith([{ SingleHeader: { Name: 'authorization' } }]),
+    });
+  });
+});
+
+describe('ControlPlaneStack lifecycle state machine', () => {
+  it('is STANDARD, traced, logs ALL to an encrypted log group, with the function ARNs substituted', () => {
+    const [[, machine]] = ofType('AWS::StepFunctions::StateMachine') as [[string, Resource]];
+    expect(machine.Properties.StateMachineType).toBe('STANDARD');
+    expect(machine.Properties.TracingConfiguration).toEqual({ Enabled: true });
+    expect(machine.Properties.LoggingConfiguration.Level).toBe('ALL');
+    const group = machine.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn;
+    const groupId = group['Fn::GetAtt'][0] as string;
+    expect(resources[groupId]!.Properties.KmsKeyId).toBeDefined();
+    expect(machine.Properties.DefinitionSubstitutions).toEqual({
+      GrantFunctionArn: { 'Fn::GetAtt': [logicalId(app.controlPlane.functions['lifecycle-grant'].function), 'Arn'] },
+      RevokeFunctionArn: { 'Fn::GetAtt': [logicalId(app.controlPlane.functions['lifecycle-revoke'].function), 'Arn'] },
+    });
+  });
+
+  it('may invoke only the two task functions', () => {
+    const policy = app.controlPlane.node.findChild('LifecyclePolicy') as never;
+    const statements = resources[logicalId(policy)]!.Properties.PolicyDocument.Statement as Array<Record<string, any>>;
+    const invoke = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('lambda:')));
+    expect(invoke).toHaveLength(1);
+    expect(invoke[0].Resource).toEqual(
+      ['lifecycle-grant', 'lifecycle-revoke'].map((name) => ({
+        'Fn::GetAtt': [logicalId(app.controlPlane.functions[name as 'lifecycle-grant'].function), 'Arn'],
+      })),
+    );
+  });
+});
+
+describe('ControlPlaneStack alarms', () => {
+  it('alarms on errors and throttles of every function, API 5XX and failed executions, to an encrypted SSL-only topic', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    const metrics = alarms.map((a) => `${a.Namespace}/${a.MetricName}`);
+    expect(metrics.filter((m) => m === 'AWS/Lambda/Errors')).toHaveLength(7);
+    expect(metrics.filter((m) => m === 'AWS/Lambda/Throttles')).toHaveLength(7);
+    expect(metrics).toContain('AWS/ApiGateway/5XXError');
+    expect(metrics).toContain('AWS/States/ExecutionsFailed');
+    const topicId = logicalId(app.controlPlane.alarmTopic);
+    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+    expect(resources[topicId]!.Properties.KmsMasterKeyId).toBeDefined();
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
