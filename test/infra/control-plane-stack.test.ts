@@ -3,7 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EKS_GRANT_ACTIONS, FUNCTION_NAMES } from '../../infra/control-plane-stack.ts';
 import { buildTestApp, TEST_CONFIG, type TestApp } from './support.ts';
 
-type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized CloudFormation is untyped JSON
+type Json = any;
+type Resource = { Type: string; Properties: Record<string, Json>; DeletionPolicy?: string };
 let app: TestApp;
 let template: Template;
 let resources: Record<string, Resource>;
@@ -19,9 +21,9 @@ const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
   app.controlPlane.getLogicalId(construct.node.defaultChild as never);
 const policyOf = (name: (typeof FUNCTION_NAMES)[number]) =>
   resources[logicalId(app.controlPlane.functions[name].policy)]!.Properties.PolicyDocument.Statement as Array<
-    Record<string, any>
+    Record<string, Json>
   >;
-const actionsOf = (statements: Array<Record<string, any>>) => statements.flatMap((s) => [s.Action].flat());
+const actionsOf = (statements: Array<Record<string, Json>>) => statements.flatMap((s) => [s.Action].flat());
 
 describe('ControlPlaneStack functions', () => {
   it('pins runtime, architecture, tracing, memory, timeout and reserved concurrency on all seven functions', () => {
@@ -252,10 +254,10 @@ describe('ControlPlaneStack lifecycle state machine', () => {
 
   it('may invoke only the two task functions', () => {
     const policy = app.controlPlane.node.findChild('LifecyclePolicy') as never;
-    const statements = resources[logicalId(policy)]!.Properties.PolicyDocument.Statement as Array<Record<string, any>>;
+    const statements = resources[logicalId(policy)]!.Properties.PolicyDocument.Statement as Array<Record<string, Json>>;
     const invoke = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('lambda:')));
     expect(invoke).toHaveLength(1);
-    expect(invoke[0].Resource).toEqual(
+    expect(invoke[0]!.Resource).toEqual(
       ['lifecycle-grant', 'lifecycle-revoke'].map((name) => ({
         'Fn::GetAtt': [logicalId(app.controlPlane.functions[name as 'lifecycle-grant'].function), 'Arn'],
       })),
