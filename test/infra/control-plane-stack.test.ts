@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EKS_GRANT_ACTIONS, FUNCTION_NAMES } from '../../infra/control-plane-stack.ts';
@@ -283,5 +285,17 @@ describe('ControlPlaneStack alarms', () => {
         ]),
       },
     });
+  });
+});
+
+describe('GatehouseFunction bundle', () => {
+  it('is an ESM bundle with the require banner, the configuration and the policy files at their relative paths', () => {
+    const code = resources[logicalId(app.controlPlane.functions['create-access-request'].function)]!.Properties.Code;
+    const dir = join(app.app.outdir, `asset.${String(code.S3Key).replace(/\.zip$/, '')}`);
+    expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toMatch(
+      /^import \{ createRequire as __gatehouseCreateRequire \}/,
+    );
+    expect(readFileSync(join(dir, 'gatehouse.config.yaml'), 'utf8')).toContain('acme-staging');
+    expect(existsSync(join(dir, 'policies/access.cedar'))).toBe(true);
   });
 });
