@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.ts';
+import { eksTokenCommand } from './commands/eks-token.ts';
 
 /** Builds the `gatehouse` program. Each command lives in cli/commands/<name>.ts. */
 export function buildProgram(): Command {
@@ -8,6 +9,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  program.addCommand(eksTokenCommand());
   return program;
 }
 
