@@ -305,7 +305,11 @@ export function verifyEksToken(token: string, options: EksTokenVerifyOptions): E
     .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
     .map(([key, value]) => `${key}=${value}`)
     .join('&');
-  const headerValues: Record<string, string> = { host: parsed.host, [CLUSTER_ID_HEADER]: options.clusterId.trim() };
+  const headerValues: Record<string, string> = {
+    host: parsed.host,
+    // SigV4 canonical header values: trimmed, inner whitespace runs collapsed to one space.
+    [CLUSTER_ID_HEADER]: options.clusterId.trim().replace(/\s+/g, ' '),
+  };
   const signedHeaders = [...claims.signedHeaders].sort();
   const canonicalHeaders = signedHeaders.map((h) => `${h}:${headerValues[h] ?? ''}\n`).join('');
   const canonicalRequest = [

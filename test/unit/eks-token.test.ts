@@ -237,6 +237,18 @@ describe('the aws-iam-authenticator verifier', () => {
     });
   });
 
+  it('canonicalizes the cluster id header value as SigV4 does', async () => {
+    const { token } = await presignEksToken({
+      credentials: SESSION,
+      region: 'eu-west-1',
+      clusterName: ' odd   cluster ',
+      now: NOW,
+    });
+
+    expect(verifyAsIamAuthenticator(token, { ...verifyOptions, clusterId: 'odd cluster' }).ok).toBe(true);
+    expect(verifyAsIamAuthenticator(token, { ...verifyOptions, clusterId: 'oddcluster' }).ok).toBe(false);
+  });
+
   it('refuses a token signed with another key', async () => {
     const token = await sessionToken();
 
