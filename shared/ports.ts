@@ -48,12 +48,7 @@ export interface SlotPool {
 /** EKS access entries for slot roles. Every call is idempotent: an existing entry or a missing one is not an error. */
 export interface AccessEntries {
   create(input: { cluster: string; roleArn: string; username: string; grantId: string }): Promise<void>;
-  associatePolicy(input: {
-    cluster: string;
-    roleArn: string;
-    policyArn: string;
-    namespaces: string[];
-  }): Promise<void>;
+  associatePolicy(input: { cluster: string; roleArn: string; policyArn: string; namespaces: string[] }): Promise<void>;
   delete(input: { cluster: string; roleArn: string }): Promise<void>;
 }
 

@@ -71,6 +71,14 @@ export const GatehouseConfigSchema = z
       })
       .strict()
       .default({ maxBodyBytes: 8192, maxJwtBytes: 8192, purposeMaxLength: 500 }),
+    /** Who may revoke any grant and read any request: principal ids (`<issuer>:<sub>`) or IdP groups. */
+    admins: z
+      .object({
+        principals: z.array(z.string().min(3)).default([]),
+        groups: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .default({ principals: [], groups: [] }),
     retention: z
       .object({
         auditDays: z.number().int().min(1).default(2192),

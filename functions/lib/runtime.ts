@@ -1,0 +1,81 @@
+/**
+ * The composition root shared by every handler: builds the domain service and its adapters once per process.
+ * Lambda builds the AWS runtime from environment variables on first use; the local runtime installs its own with
+ * `useRuntime` before it serves a request, so both run the very same handlers.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { AccessService } from '#shared/access/access-service.ts';
+import { DynamoDbAccessStore } from '#shared/adapters/aws/dynamodb-access-store.ts';
+import { DynamoDbChainStore } from '#shared/adapters/aws/dynamodb-chain-store.ts';
+import { DynamoDbSlotPool } from '#shared/adapters/aws/dynamodb-slot-pool.ts';
+import type { TableNames } from '#shared/adapters/aws/tables.ts';
+import type { LoadedConfig } from '#shared/adapters/fs/config-file.ts';
+import type { KeyResolver } from '#shared/adapters/http/remote-jwks.ts';
+import { systemClock, ulidIds } from '#shared/adapters/system.ts';
+import { AuditLog } from '#shared/audit/audit-log.ts';
+import { OidcVerifier } from '#shared/identity/oidc-verifier.ts';
+import { loadPolicyEngine, type PolicyEngine } from '#shared/policy/policy-engine.ts';
+import type { AccessEntries, AuditSink, Clock, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
+
+export interface Runtime {
+  loaded: LoadedConfig;
+  service: AccessService;
+  verifier: OidcVerifier;
+  audit: AuditSink;
+  policy: PolicyEngine;
+  idempotency: DynamoDBPersistenceLayer;
+}
+
+/** What differs between AWS and the local runtime: where the tables are, and who mints tokens and edits EKS. */
+export interface RuntimeParts {
+  dynamodb: DynamoDBClient;
+  tables: TableNames;
+  slotRoles: Record<string, string[]>;
+  minter: TokenMinter;
+  entries: AccessEntries;
+  scheduler: LifecycleScheduler;
+  keys: KeyResolver;
+  clock?: Clock;
+}
+
+export function buildRuntime(loaded: LoadedConfig, parts: RuntimeParts): Runtime {
+  const clock = parts.clock ?? systemClock;
+  const policy = loadPolicyEngine({ files: loaded.policyFiles });
+  const audit = new AuditLog(new DynamoDbChainStore(parts.dynamodb, parts.tables.events), clock, ulidIds);
+  const service = new AccessService({
+    config: loaded.config,
+    policy,
+    audit,
+    store: new DynamoDbAccessStore(parts.dynamodb, parts.tables.state),
+    slots: new DynamoDbSlotPool(parts.dynamodb, parts.tables.state, parts.slotRoles, clock),
+    entries: parts.entries,
+    minter: parts.minter,
+    scheduler: parts.scheduler,
+    clock,
+    ids: ulidIds,
+  });
+  const verifier = new OidcVerifier({
+    issuers: loaded.config.issuers,
+    keys: parts.keys,
+    clock,
+    maxJwtBytes: loaded.config.api.maxJwtBytes,
+  });
+  const idempotency = new DynamoDBPersistenceLayer({
+    tableName: parts.tables.idempotency,
+    awsSdkV3Client: parts.dynamodb,
+  });
+  return { loaded, service, verifier, audit, policy, idempotency };
+}
+
+let current: Promise<Runtime> | undefined;
+
+/** Installs a runtime (the local runtime and tests do); handlers then use it instead of building the AWS one. */
+export function useRuntime(runtime: Runtime | undefined): void {
+  current = runtime ? Promise.resolve(runtime) : undefined;
+}
+
+export function getRuntime(): Promise<Runtime> {
+  current ??= import('./aws-runtime.ts').then(({ buildAwsRuntime }) => buildAwsRuntime());
+  return current;
+}

@@ -1,0 +1,25 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { logger, tracer } from './observability.ts';
+import { getRuntime, type Runtime } from './runtime.ts';
+
+export const LifecycleTaskInputSchema = z.object({
+  grantId: z.string().regex(/^grt_[0-9A-HJKMNP-TV-Z]{26}$/),
+  reason: z.enum(['expired', 'lifecycle-error']).optional(),
+});
+
+export type LifecycleTaskInput = z.infer<typeof LifecycleTaskInputSchema>;
+
+/**
+ * A Step Functions task handler. Errors keep their domain names (GrantNotActiveError, NotFoundError, …) so the
+ * state machine's Retry and Catch can match on them.
+ */
+export function lifecycleTask<Output>(task: (input: LifecycleTaskInput, runtime: Runtime) => Promise<Output>) {
+  return middy<unknown, Output, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer))
+    .handler(async (event) => task(LifecycleTaskInputSchema.parse(event), await getRuntime()));
+}

@@ -1,0 +1,4 @@
+/** Step Functions task "Grant": re-asserts an active grant's access entry and policy association (idempotent). */
+import { lifecycleTask } from './lib/task.ts';
+
+export const handler = lifecycleTask((input, runtime) => runtime.service.ensureGrant(input.grantId));

@@ -1,0 +1,480 @@
+import type { AuditActor, AuditEventInput } from '../audit/event.ts';
+import { fingerprint } from '../audit/fingerprint.ts';
+import type { AccessDecision, PolicyEngine } from '../policy/policy-engine.ts';
+import type { ClusterConfig, GatehouseConfig } from '../config/schema.ts';
+import type { AccessRequest, AccessRequestInput, ExecCredential, Grant, Principal } from '../model.ts';
+import type {
+  AccessEntries,
+  AccessStore,
+  AuditSink,
+  Clock,
+  Ids,
+  LifecycleScheduler,
+  SlotPool,
+  TokenMinter,
+} from '../ports.ts';
+import { deriveSessionName } from '../tokens/session-name.ts';
+import {
+  AccessDeniedError,
+  ApprovalRequiredError,
+  ForbiddenError,
+  GrantFailedError,
+  GrantNotActiveError,
+  NoFreeSlotError,
+  NotAvailableError,
+  NotFoundError,
+  RequestValidationError,
+  UnprocessableRequestError,
+} from './errors.ts';
+
+/** The policy engine as the access use cases need it. */
+export type AccessPolicy = Pick<PolicyEngine, 'decideAccess'>;
+
+export interface AccessServiceDeps {
+  config: GatehouseConfig;
+  policy: AccessPolicy;
+  audit: AuditSink;
+  store: AccessStore;
+  slots: SlotPool;
+  entries: AccessEntries;
+  minter: TokenMinter;
+  scheduler: LifecycleScheduler;
+  clock: Clock;
+  ids: Ids;
+}
+
+/** What a granted request returns. It holds no secret, so it may be kept by the idempotency store. */
+export interface GrantedAccess {
+  requestId: string;
+  grantId: string;
+  cluster: string;
+  namespaces: string[];
+  access: string;
+  expiresAt: string;
+}
+
+/** Tokens live 15 minutes at most, so a slot lease outlives its grant by that much before another grant may take it. */
+const SLOT_LEASE_MARGIN_MS = 15 * 60 * 1000;
+const NO_SLOT_RETRY_AFTER_SECONDS = 30;
+const SYSTEM_LIFECYCLE: AuditActor = { id: 'system:access-lifecycle' };
+
+export type RevocationReason = 'requested' | 'expired' | 'lifecycle-error';
+
+/**
+ * The access-request use cases: request, token, status, revoke, and the lifecycle's grant and expiry steps.
+ * Every step appends its audit event before it acts or answers; an audit failure propagates, so nothing is granted
+ * without a record (fail closed).
+ */
+export class AccessService {
+  constructor(private readonly deps: AccessServiceDeps) {}
+
+  async requestAccess(principal: Principal, input: AccessRequestInput): Promise<GrantedAccess> {
+    const { audit, clock, ids, store } = this.deps;
+    const now = clock.now().toISOString();
+    const request: AccessRequest = {
+      ...input,
+      id: `req_${ids.next()}`,
+      principal,
+      status: 'pending',
+      createdAt: now,
+      updatedAt: now,
+    };
+    const stream = `request/${request.id}`;
+    const actor = actorOf(principal);
+    const subject = { cluster: input.cluster, namespaces: input.namespaces };
+    await audit.append({
+      type: 'access.requested',
+      stream,
+      actor,
+      subject,
+      requestId: request.id,
+      details: {
+        access: input.access,
+        durationSeconds: input.durationSeconds,
+        purpose: input.purpose,
+        ticket: input.ticket,
+        via: input.via,
+      },
+    });
+
+    const problem = this.checkAgainstConfig(input);
+    if (problem) {
+      await audit.append({
+        type: 'access.rejected',
+        stream,
+        actor,
+        subject,
+        requestId: request.id,
+        details: { problem },
+      });
+      throw problem.kind === 'unavailable'
+        ? new NotAvailableError(problem.message)
+        : new UnprocessableRequestError(problem.message);
+    }
+
+    const decision = this.decide(principal, input);
+    await audit.append({
+      type: 'policy.decided',
+      stream,
+      actor,
+      subject,
+      requestId: request.id,
+      details: { ...decision },
+    });
+    request.decision = { effect: decision.effect, policies: decision.policies, reason: decision.reason };
+
+    if (decision.effect === 'forbid') {
+      await store.putRequest({ ...request, status: 'denied' });
+      throw new AccessDeniedError(decision.reason, decision.policies);
+    }
+    if (decision.effect === 'approval') {
+      await store.putRequest({ ...request, status: 'denied' });
+      throw new ApprovalRequiredError(
+        `a policy requires approval by ${decision.approvalGroups.join(', ')}, and approvals are not available in this version`,
+        decision.approvalGroups,
+        decision.policies,
+      );
+    }
+
+    const grant = await this.createGrant(request);
+    await store.putRequest({ ...request, status: 'granted', grantId: grant.id, updatedAt: clock.now().toISOString() });
+    return {
+      requestId: request.id,
+      grantId: grant.id,
+      cluster: grant.cluster,
+      namespaces: grant.namespaces,
+      access: grant.access,
+      expiresAt: grant.expiresAt,
+    };
+  }
+
+  /**
+   * Runs the caller's parsing of a request body; when it refuses the body, records `access.rejected` (the error kind and
+   * the fields at fault, never their values) before the refusal propagates.
+   */
+  async recordRejections<T>(principal: Principal, parse: () => T): Promise<T> {
+    try {
+      return parse();
+    } catch (error) {
+      const requestId = `req_${this.deps.ids.next()}`;
+      await this.deps.audit.append({
+        type: 'access.rejected',
+        stream: `request/${requestId}`,
+        actor: actorOf(principal),
+        requestId,
+        details: {
+          problem: errorName(error),
+          fields: error instanceof RequestValidationError ? error.errors.map((e) => e.path) : [],
+        },
+      });
+      throw error;
+    }
+  }
+
+  /** A fresh credential for the requester's active grant. */
+  async issueToken(principal: Principal, requestId: string): Promise<ExecCredential> {
+    const request = await this.requireRequest(requestId);
+    const grant = request.grantId ? await this.deps.store.getGrant(request.grantId) : undefined;
+    const refuse = async (reason: string) => {
+      await this.deps.audit.append({
+        type: 'token.refused',
+        stream: grant ? `grant/${grant.id}` : `request/${request.id}`,
+        actor: actorOf(principal),
+        subject: { cluster: request.cluster, namespaces: request.namespaces },
+        requestId: request.id,
+        grantId: grant?.id,
+        details: { reason },
+      });
+    };
+    if (request.principal.id !== principal.id) {
+      await refuse('not the requester');
+      throw new ForbiddenError('only the requester may obtain tokens for this request');
+    }
+    if (!grant || !this.isActive(grant)) {
+      const reason = !grant ? `the request is ${request.status}` : `the grant is ${this.grantState(grant)}`;
+      await refuse(reason);
+      throw new GrantNotActiveError(`no token: ${reason}`);
+    }
+    return this.mintToken(grant, principal);
+  }
+
+  /** The request as its requester or an admin may see it, with its grant's state. */
+  async getRequest(principal: Principal, requestId: string): Promise<{ request: AccessRequest; grant?: Grant }> {
+    const request = await this.requireRequest(requestId);
+    if (request.principal.id !== principal.id && !this.isAdmin(principal)) {
+      throw new ForbiddenError('only the requester or an admin may read this request');
+    }
+    const grant = request.grantId ? await this.deps.store.getGrant(request.grantId) : undefined;
+    if (grant && grant.status === 'active' && !this.isActive(grant)) {
+      // Expired but not yet revoked by the lifecycle: report what the caller can rely on.
+      return { request: { ...request, status: 'expired' }, grant };
+    }
+    return { request, grant };
+  }
+
+  /** Early revocation by the requester or an admin. */
+  async revokeGrant(principal: Principal, grantId: string, reason?: string): Promise<Grant> {
+    const grant = await this.deps.store.getGrant(grantId);
+    if (!grant) throw new NotFoundError(`grant ${grantId} does not exist`);
+    if (grant.principal.id !== principal.id && !this.isAdmin(principal)) {
+      throw new ForbiddenError('only the requester or an admin may revoke this grant');
+    }
+    if (grant.status === 'revoked') throw new GrantNotActiveError(`grant ${grantId} is already revoked`);
+    return this.revoke(grant, actorOf(principal), 'requested', reason);
+  }
+
+  /** Lifecycle step: makes sure an active grant's access entry and policy association exist (idempotent). */
+  async ensureGrant(grantId: string): Promise<{ grantId: string; expiresAt: string }> {
+    const grant = await this.deps.store.getGrant(grantId);
+    if (!grant) throw new NotFoundError(`grant ${grantId} does not exist`);
+    if (grant.status !== 'active') throw new GrantNotActiveError(`grant ${grantId} is ${grant.status}`);
+    await this.attachAccessEntry(grant);
+    return { grantId: grant.id, expiresAt: grant.expiresAt };
+  }
+
+  /** Lifecycle step: revokes at expiry or after a lifecycle error. Idempotent: a revoked grant is cleaned again. */
+  async expireGrant(grantId: string, reason: Exclude<RevocationReason, 'requested'>): Promise<Grant> {
+    const grant = await this.deps.store.getGrant(grantId);
+    if (!grant) throw new NotFoundError(`grant ${grantId} does not exist`);
+    return this.revoke(grant, SYSTEM_LIFECYCLE, reason);
+  }
+
+  private async createGrant(request: AccessRequest): Promise<Grant> {
+    const { audit, clock, ids, slots, store } = this.deps;
+    const cluster = this.cluster(request.cluster);
+    const grantId = `grt_${ids.next()}`;
+    const createdAt = clock.now();
+    const expiresAt = new Date(createdAt.getTime() + request.durationSeconds * 1000);
+    const stream = `grant/${grantId}`;
+    const actor = actorOf(request.principal);
+    const subject = { cluster: request.cluster, namespaces: request.namespaces };
+
+    const slot = await slots.lease(
+      cluster.name,
+      grantId,
+      new Date(expiresAt.getTime() + SLOT_LEASE_MARGIN_MS).toISOString(),
+    );
+    if (!slot) {
+      await audit.append({
+        type: 'grant.failed',
+        stream,
+        actor,
+        subject,
+        requestId: request.id,
+        grantId,
+        details: { reason: 'no free slot', poolSize: cluster.slotPoolSize },
+      });
+      throw new NoFreeSlotError(
+        `every one of the ${cluster.slotPoolSize} access slots of cluster ${cluster.name} is in use; retry shortly`,
+        NO_SLOT_RETRY_AFTER_SECONDS,
+      );
+    }
+
+    const sessionName = deriveSessionName(request.principal, grantId);
+    const grant: Grant = {
+      id: grantId,
+      requestId: request.id,
+      principal: request.principal,
+      cluster: cluster.name,
+      namespaces: request.namespaces,
+      access: request.access,
+      accessPolicyArn: cluster.accessLevels[request.access]!,
+      slot,
+      username: `gatehouse:${sessionName}`,
+      sessionName,
+      status: 'active',
+      createdAt: createdAt.toISOString(),
+      expiresAt: expiresAt.toISOString(),
+    };
+    try {
+      await audit.append({
+        type: 'grant.created',
+        stream,
+        actor,
+        subject,
+        requestId: request.id,
+        grantId,
+        details: {
+          slot: slot.index,
+          roleArn: slot.roleArn,
+          username: grant.username,
+          accessPolicyArn: grant.accessPolicyArn,
+          expiresAt: grant.expiresAt,
+        },
+      });
+      await store.putGrant(grant);
+      // A slot whose earlier grant was never cleaned up may still carry that grant's entry and namespaces.
+      await this.deps.entries.delete({ cluster: grant.cluster, roleArn: slot.roleArn });
+      await this.attachAccessEntry(grant);
+      await this.deps.scheduler.schedule(grant);
+      return grant;
+    } catch (error) {
+      await this.undoGrant(grant, error);
+      throw new GrantFailedError('the grant could not be created; nothing was left granted');
+    }
+  }
+
+  /** Compensation for a grant that failed part way: every step is idempotent, and each runs even if one fails. */
+  private async undoGrant(grant: Grant, cause: unknown): Promise<void> {
+    const { audit, clock, entries, slots, store } = this.deps;
+    const steps: (() => Promise<unknown>)[] = [
+      () => entries.delete({ cluster: grant.cluster, roleArn: grant.slot.roleArn }),
+      () => store.markGrantRevoked(grant.id, clock.now().toISOString(), SYSTEM_LIFECYCLE.id, 'grant failed'),
+      () => slots.release(grant.slot, grant.id),
+      () =>
+        audit.append({
+          type: 'grant.failed',
+          stream: `grant/${grant.id}`,
+          actor: SYSTEM_LIFECYCLE,
+          subject: { cluster: grant.cluster, namespaces: grant.namespaces },
+          requestId: grant.requestId,
+          grantId: grant.id,
+          details: { reason: 'grant step failed; undone', error: errorName(cause) },
+        }),
+    ];
+    for (const step of steps) await step().catch(() => undefined);
+  }
+
+  private async attachAccessEntry(grant: Grant): Promise<void> {
+    const { entries } = this.deps;
+    await entries.create({
+      cluster: grant.cluster,
+      roleArn: grant.slot.roleArn,
+      username: grant.username,
+      grantId: grant.id,
+    });
+    await entries.associatePolicy({
+      cluster: grant.cluster,
+      roleArn: grant.slot.roleArn,
+      policyArn: grant.accessPolicyArn,
+      namespaces: grant.namespaces,
+    });
+  }
+
+  private async revoke(grant: Grant, actor: AuditActor, reason: RevocationReason, note?: string): Promise<Grant> {
+    const { audit, clock, entries, slots, store } = this.deps;
+    const event: AuditEventInput = {
+      type: 'grant.revoked',
+      stream: `grant/${grant.id}`,
+      actor,
+      subject: { cluster: grant.cluster, namespaces: grant.namespaces },
+      requestId: grant.requestId,
+      grantId: grant.id,
+      details: { reason, note, slot: grant.slot.index, expiresAt: grant.expiresAt },
+    };
+    if (grant.status === 'active') await audit.append(event);
+    const marked = await store.markGrantRevoked(grant.id, clock.now().toISOString(), actor.id, note ?? reason);
+    // Deleting the access entry is what stops every token of the grant at once; it runs even on a repeat.
+    await entries.delete({ cluster: grant.cluster, roleArn: grant.slot.roleArn });
+    await slots.release(grant.slot, grant.id);
+    const request = await store.getRequest(grant.requestId);
+    if (request && request.status === 'granted') {
+      await store.putRequest({
+        ...request,
+        status: reason === 'expired' ? 'expired' : 'revoked',
+        updatedAt: clock.now().toISOString(),
+      });
+    }
+    return marked?.grant ?? { ...grant, status: 'revoked' };
+  }
+
+  private async mintToken(grant: Grant, principal: Principal): Promise<ExecCredential> {
+    const credential = await this.deps.minter.mint({ grant, principal });
+    // kubectl asks again at expiry; a credential never claims to outlive its grant.
+    const expiration = new Date(
+      Math.min(Date.parse(credential.status.expirationTimestamp), Date.parse(grant.expiresAt)),
+    ).toISOString();
+    const bounded: ExecCredential = {
+      ...credential,
+      status: { ...credential.status, expirationTimestamp: expiration },
+    };
+    await this.deps.audit.append({
+      type: 'token.issued',
+      stream: `grant/${grant.id}`,
+      actor: actorOf(principal),
+      subject: { cluster: grant.cluster, namespaces: grant.namespaces },
+      requestId: grant.requestId,
+      grantId: grant.id,
+      details: {
+        fingerprint: fingerprint(bounded.status.token),
+        expiresAt: expiration,
+        sessionName: grant.sessionName,
+      },
+    });
+    return bounded;
+  }
+
+  private decide(principal: Principal, input: AccessRequestInput): AccessDecision {
+    try {
+      return this.deps.policy.decideAccess(principal, input);
+    } catch (error) {
+      // A policy engine failure is a denial, never a pass.
+      return {
+        effect: 'forbid',
+        policies: [],
+        approvalGroups: [],
+        reason: `policy evaluation failed: ${errorName(error)}`,
+      };
+    }
+  }
+
+  private checkAgainstConfig(
+    input: AccessRequestInput,
+  ): { kind: 'unprocessable' | 'unavailable'; message: string } | undefined {
+    const cluster = this.deps.config.clusters.find((candidate) => candidate.name === input.cluster);
+    if (!cluster) return { kind: 'unprocessable', message: `unknown cluster "${input.cluster}"` };
+    if (!(input.access in cluster.accessLevels)) {
+      const levels = Object.keys(cluster.accessLevels).join(', ');
+      return {
+        kind: 'unprocessable',
+        message: `cluster ${cluster.name} has no access level "${input.access}" (has ${levels})`,
+      };
+    }
+    if (input.durationSeconds > cluster.maxDurationSeconds) {
+      return {
+        kind: 'unprocessable',
+        message: `durationSeconds ${input.durationSeconds} is above cluster ${cluster.name}'s maximum of ${cluster.maxDurationSeconds}`,
+      };
+    }
+    if (input.via === 'relay') {
+      return { kind: 'unavailable', message: 'relay access is not available in this version; use via "direct"' };
+    }
+    return undefined;
+  }
+
+  private async requireRequest(id: string): Promise<AccessRequest> {
+    const request = await this.deps.store.getRequest(id);
+    if (!request) throw new NotFoundError(`access request ${id} does not exist`);
+    return request;
+  }
+
+  private cluster(name: string): ClusterConfig {
+    const cluster = this.deps.config.clusters.find((candidate) => candidate.name === name);
+    if (!cluster) throw new UnprocessableRequestError(`unknown cluster "${name}"`);
+    return cluster;
+  }
+
+  private isActive(grant: Grant): boolean {
+    return grant.status === 'active' && Date.parse(grant.expiresAt) > this.deps.clock.now().getTime();
+  }
+
+  private grantState(grant: Grant): string {
+    return grant.status === 'revoked' ? 'revoked' : 'expired';
+  }
+
+  private isAdmin(principal: Principal): boolean {
+    const { admins } = this.deps.config;
+    return admins.principals.includes(principal.id) || principal.groups.some((group) => admins.groups.includes(group));
+  }
+}
+
+function actorOf(principal: Principal): AuditActor {
+  const ci = principal.ci
+    ? Object.fromEntries(Object.entries(principal.ci).filter((entry): entry is [string, string] => !!entry[1]))
+    : undefined;
+  return { id: principal.id, issuer: principal.issuer, groups: principal.groups, ...(ci ? { ci } : {}) };
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'UnknownError';
+}
