@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.ts';
 import { eksTokenCommand } from './commands/eks-token.ts';
+import { localCommand } from './commands/local.ts';
 
 /** Builds the `gatehouse` program. Each command lives in cli/commands/<name>.ts. */
 export function buildProgram(): Command {
@@ -10,8 +11,11 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.addCommand(eksTokenCommand());
+  program.addCommand(localCommand());
   return program;
 }
+
+const BAD_INPUT_ERRORS = new Set(['ConfigError', 'PolicyLoadError']);
 
 /** Runs the CLI and returns its exit code: 0 ok, 1 denied or failed, 2 bad usage or input. */
 export async function main(argv: string[]): Promise<number> {
@@ -23,7 +27,8 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof UsageError) {
+    // A bad configuration or policy file is bad input: every problem is in the message.
+    if (error instanceof UsageError || (error instanceof Error && BAD_INPUT_ERRORS.has(error.name))) {
       process.stderr.write(`gatehouse: ${error.message}\n`);
       return 2;
     }

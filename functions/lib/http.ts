@@ -26,6 +26,8 @@ export interface ApiContext extends Context {
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: ApiContext) => Promise<APIGatewayProxyResult>;
 
+type Middleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>;
+
 export class PayloadTooLargeError extends Error {
   override name = 'PayloadTooLargeError';
 }
@@ -36,7 +38,7 @@ export class UnsupportedMediaTypeError extends Error {
 
 /** Wraps an API handler; `authenticate: false` only for `/healthz`. */
 export function apiHandler(handler: ApiHandler, options: { authenticate: boolean } = { authenticate: true }) {
-  const chain = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext>()
+  const chain = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer))
     .use(logMetrics(metrics))
@@ -44,19 +46,20 @@ export function apiHandler(handler: ApiHandler, options: { authenticate: boolean
     .use(withRuntime())
     .use(problemJson());
   if (options.authenticate) chain.use(authenticate());
-  return chain.handler(handler);
+  // The middlewares above set runtime and principal on the context before the handler runs.
+  return chain.handler((event, context) => handler(event, context as ApiContext));
 }
 
-function withRuntime(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext> {
+function withRuntime(): Middleware {
   return {
     before: async (request) => {
-      request.context.runtime = await getRuntime();
+      (request.context as ApiContext).runtime = await getRuntime();
     },
   };
 }
 
 /** Every error becomes RFC 7807 problem+json; one not meant for the client is logged and answered as a bare 500. */
-function problemJson(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext> {
+function problemJson(): Middleware {
   return {
     onError: async (request) => {
       const { problem, headers } = problemFor(request.error, request.event.path);
@@ -76,15 +79,16 @@ function problemJson(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResul
 }
 
 /** Verifies the OIDC bearer token; failures are audited (fingerprint, reason, source) before the 401. */
-function authenticate(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext> {
+function authenticate(): Middleware {
   return {
     before: async (request) => {
-      const { runtime } = request.context;
+      const context = request.context as ApiContext;
+      const { runtime } = context;
       const header = request.event.headers?.authorization ?? '';
       const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
       try {
         if (!token) throw new AuthenticationError('missing');
-        request.context.principal = (await runtime.verifier.verify(token)).principal;
+        context.principal = (await runtime.verifier.verify(token)).principal;
       } catch (error) {
         const reason = error instanceof AuthenticationError ? error.reason : 'jwks_unavailable';
         const sourceIp = request.event.requestContext?.identity?.sourceIp ?? 'unknown';

@@ -1,0 +1,20 @@
+/** The Lambda handlers the local runtime serves: the very modules the CDK app bundles. */
+import { handler as createAccessRequest } from '../functions/create-access-request.ts';
+import { handler as getAccessRequest } from '../functions/get-access-request.ts';
+import { handler as healthz } from '../functions/healthz.ts';
+import { handler as issueToken } from '../functions/issue-token.ts';
+import { handler as lifecycleGrant } from '../functions/lifecycle-grant.ts';
+import { handler as lifecycleRevoke } from '../functions/lifecycle-revoke.ts';
+import { handler as revokeGrant } from '../functions/revoke-grant.ts';
+import type { Route } from './api-server.ts';
+
+export { lifecycleGrant, lifecycleRevoke };
+
+/** The API Gateway routes of infra/control-plane-stack.ts. */
+export const routes: Route[] = [
+  { method: 'POST', resource: '/v1/access-requests', handler: createAccessRequest },
+  { method: 'GET', resource: '/v1/access-requests/{id}', handler: getAccessRequest },
+  { method: 'POST', resource: '/v1/access-requests/{id}/token', handler: issueToken },
+  { method: 'POST', resource: '/v1/grants/{id}/revoke', handler: revokeGrant },
+  { method: 'GET', resource: '/healthz', handler: healthz },
+];

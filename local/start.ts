@@ -1,0 +1,210 @@
+/**
+ * `gatehouse local`: the control plane on this machine with no AWS account — the same handlers behind a local API
+ * server, the same ASL on aws-local-stepfunctions, dynalite and s3rver embedded with data under the data directory, a
+ * development OIDC issuer, and a local signer in place of STS and EKS.
+ */
+import './polyfills.ts';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '#shared/adapters/aws/tables.ts';
+import { loadConfigFile, type LoadedConfig } from '#shared/adapters/fs/config-file.ts';
+import { remoteKeyResolver } from '#shared/adapters/http/remote-jwks.ts';
+import { DevIssuer } from '#shared/adapters/local/dev-issuer.ts';
+import { LocalAccessEntries } from '#shared/adapters/local/local-access-entries.ts';
+import { LocalTokenMinter } from '#shared/adapters/local/local-token-minter.ts';
+import { systemClock } from '#shared/adapters/system.ts';
+import { eksClusterLookup } from '#shared/config/clusters.ts';
+import { GatehouseConfigSchema } from '#shared/config/schema.ts';
+import type { Grant } from '#shared/model.ts';
+import { buildRuntime, useRuntime, type Runtime } from '../functions/lib/runtime.ts';
+import { startApiServer, lambdaContext, serverUrl, type Route } from './api-server.ts';
+import { startEmbeddedDynamo, startEmbeddedS3, type EmbeddedDynamo, type EmbeddedS3 } from './embedded-stores.ts';
+import { LocalLifecycleScheduler, type LocalLifecycleOptions } from './lifecycle-runner.ts';
+
+/** The issuer name, audience and cluster the local runtime adds for development. */
+export const LOCAL_ISSUER_NAME = 'local';
+export const LOCAL_AUDIENCE = 'gatehouse';
+export const LOCAL_CLUSTER = 'local';
+const STATE_FILE = 'local.json';
+const SECRET_FILE = 'local-signing-secret';
+
+export interface LocalOptions {
+  dataDir: string;
+  configFile: string;
+  /** API port; the development issuer listens on the next one. 0 picks free ports (tests). */
+  port: number;
+  /** Keep data in memory only (tests and benchmarks). */
+  inMemory?: boolean;
+  lifecycle?: Pick<LocalLifecycleOptions, 'waitUntilExpiryMs' | 'retryIntervalMs' | 'onSettled'>;
+}
+
+export interface LocalRuntime {
+  apiUrl: string;
+  issuerUrl: string;
+  dataDir: string;
+  issuer: DevIssuer;
+  runtime: Runtime;
+  dynamo: EmbeddedDynamo;
+  s3: EmbeddedS3 | undefined;
+  scheduler: LocalLifecycleScheduler;
+  entries: LocalAccessEntries;
+  signingSecret: string;
+  rescheduled: number;
+  stop(): Promise<void>;
+}
+
+/** What `gatehouse local dev-token` needs from a running (or last) local runtime. */
+export interface LocalState {
+  apiUrl: string;
+  issuerUrl: string;
+  audience: string;
+}
+
+export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const issuer = await DevIssuer.create({ keyDirectory: dataDir });
+  const issuerUrl = await issuer.start({ port: options.port === 0 ? 0 : options.port + 1 });
+  const stops: (() => Promise<unknown> | void)[] = [() => issuer.stop()];
+  try {
+    const dynamo = await startEmbeddedDynamo(options.inMemory ? {} : { directory: join(dataDir, 'dynamodb') });
+    stops.unshift(() => dynamo.stop());
+    const s3 = options.inMemory ? undefined : await startEmbeddedS3({ directory: join(dataDir, 's3') });
+    if (s3) stops.unshift(() => s3.stop());
+
+    const loaded = withLocalDevelopment(loadConfigFile(options.configFile), issuerUrl);
+    const signingSecret = readOrCreateSecret(join(dataDir, SECRET_FILE));
+    const clusters = eksClusterLookup(loaded.config);
+    const entries = new LocalAccessEntries(dynamo.client, dynamo.tables.state);
+    const handlers = await import('./handlers.ts');
+    const scheduler = new LocalLifecycleScheduler({
+      tasks: {
+        grant: (input) =>
+          handlers.lifecycleGrant(input, lambdaContext('lifecycle-grant'), { signal: new AbortController().signal }),
+        revoke: (input) =>
+          handlers.lifecycleRevoke(input, lambdaContext('lifecycle-revoke'), { signal: new AbortController().signal }),
+      },
+      ...options.lifecycle,
+    });
+    stops.unshift(() => scheduler.stop());
+    const runtime = buildRuntime(loaded, {
+      dynamodb: dynamo.client,
+      tables: dynamo.tables,
+      slotRoles: localSlotRoles(loaded),
+      minter: new LocalTokenMinter({ secret: signingSecret, clusters, clock: systemClock }),
+      entries,
+      scheduler,
+      keys: remoteKeyResolver(),
+    });
+    useRuntime(runtime);
+    stops.push(() => useRuntime(undefined));
+
+    const server: Server = await startApiServer(handlers.routes, { port: options.port });
+    stops.unshift(() => new Promise<void>((done) => server.close(() => done())));
+    const apiUrl = serverUrl(server);
+    const rescheduled = await rescheduleActiveGrants(dynamo, scheduler);
+    const state: LocalState = { apiUrl, issuerUrl, audience: LOCAL_AUDIENCE };
+    writeFileSync(join(dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+
+    return {
+      apiUrl,
+      issuerUrl,
+      dataDir,
+      issuer,
+      runtime,
+      dynamo,
+      s3,
+      scheduler,
+      entries,
+      signingSecret,
+      rescheduled,
+      stop: async () => {
+        for (const stop of stops) await stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stops) await Promise.resolve(stop()).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Reads what the last `gatehouse local` wrote, for `dev-token` and the CLI's default API URL. */
+export function readLocalState(dataDir: string): LocalState | undefined {
+  const file = join(resolve(dataDir), STATE_FILE);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LocalState) : undefined;
+}
+
+/**
+ * The configured issuers and clusters, plus the development issuer and a `local` cluster served by the local signer,
+ * unless the configuration already defines them.
+ */
+function withLocalDevelopment(loaded: LoadedConfig, issuerUrl: string): LoadedConfig {
+  const { config } = loaded;
+  const issuers = config.issuers.some((issuer) => issuer.name === LOCAL_ISSUER_NAME)
+    ? config.issuers
+    : [...config.issuers, { name: LOCAL_ISSUER_NAME, issuer: issuerUrl, audience: LOCAL_AUDIENCE, kind: 'generic' }];
+  const clusters = config.clusters.some((cluster) => cluster.name === LOCAL_CLUSTER)
+    ? config.clusters
+    : [
+        ...config.clusters,
+        {
+          name: LOCAL_CLUSTER,
+          region: 'us-east-1',
+          account: '000000000000',
+          slotPoolSize: 4,
+          maxDurationSeconds: 3600,
+          accessLevels: {
+            view: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
+            edit: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy',
+          },
+        },
+      ];
+  return { ...loaded, config: GatehouseConfigSchema.parse({ ...config, issuers, clusters }) };
+}
+
+/** Slot roles named as the CDK app would name them; the local signer only needs them to be distinct ARNs. */
+function localSlotRoles(loaded: LoadedConfig): Record<string, string[]> {
+  return Object.fromEntries(
+    loaded.config.clusters.map((cluster) => [
+      cluster.name,
+      Array.from(
+        { length: cluster.slotPoolSize },
+        (_, index) => `arn:aws:iam::${cluster.account}:role/gatehouse-local-${cluster.name}-slot-${index}`,
+      ),
+    ]),
+  );
+}
+
+/** Executions live in this process: at start, every active grant gets its lifecycle back (and expires on time). */
+async function rescheduleActiveGrants(dynamo: EmbeddedDynamo, scheduler: LocalLifecycleScheduler): Promise<number> {
+  const doc = documentClient(dynamo.client);
+  let count = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new ScanCommand({
+        TableName: dynamo.tables.state,
+        FilterExpression: 'begins_with(pk, :grant) AND #status = :active',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':grant': 'GRANT#', ':active': 'active' },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      await scheduler.schedule(item as Grant);
+      count += 1;
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return count;
+}
+
+function readOrCreateSecret(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
