@@ -20,7 +20,7 @@ import { eksClusterLookup } from '#shared/config/clusters.ts';
 import { GatehouseConfigSchema } from '#shared/config/schema.ts';
 import type { Grant } from '#shared/model.ts';
 import { buildRuntime, useRuntime, type Runtime } from '../functions/lib/runtime.ts';
-import { startApiServer, lambdaContext, serverUrl, type Route } from './api-server.ts';
+import { startApiServer, lambdaContext, serverUrl } from './api-server.ts';
 import { startEmbeddedDynamo, startEmbeddedS3, type EmbeddedDynamo, type EmbeddedS3 } from './embedded-stores.ts';
 import { LocalLifecycleScheduler, type LocalLifecycleOptions } from './lifecycle-runner.ts';
 
