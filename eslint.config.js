@@ -21,7 +21,22 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@aws-sdk/*', 'aws-lambda', '@middy/*', 'aws-cdk-lib', 'aws-cdk-lib/*', 'node:http', 'node:https', 'node:fs', 'node:fs/*', 'undici', '@aws-lambda-powertools/*'], message: 'shared/ is the pure domain: do I/O in an adapter (shared/adapters/*).' },
+            {
+              group: [
+                '@aws-sdk/*',
+                'aws-lambda',
+                '@middy/*',
+                'aws-cdk-lib',
+                'aws-cdk-lib/*',
+                'node:http',
+                'node:https',
+                'node:fs',
+                'node:fs/*',
+                'undici',
+                '@aws-lambda-powertools/*',
+              ],
+              message: 'shared/ is the pure domain: do I/O in an adapter (shared/adapters/*).',
+            },
           ],
         },
       ],
