@@ -59,8 +59,18 @@ export const GatehouseConfigSchema = z
     clusters: z.array(ClusterConfigSchema).min(1),
     policies: z
       .object({
-        /** Cedar policy files, relative to the config file. */
-        files: z.array(z.string().min(1)).min(1),
+        /** Cedar policy files, relative to the config file and inside its directory (they are bundled beside it). */
+        files: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .refine(
+                (name) => !name.startsWith('/') && !name.split(/[\\/]/).includes('..'),
+                "must be a relative path inside the configuration file's directory",
+              ),
+          )
+          .min(1),
       })
       .strict(),
     api: z

@@ -106,3 +106,15 @@ describe('loadConfigFile', () => {
     expect(() => loadConfigFile('/nonexistent/gatehouse.config.yaml')).toThrow(/file not found/);
   });
 });
+
+describe('policy file paths', () => {
+  it.each(['../outside.cedar', '/etc/policies.cedar', 'policies/../../x.cedar'])(
+    'refuses %s, which would not be bundled beside the config',
+    (name) => {
+      const problems = problemsOf(VALID.replace('policies/access.cedar', name));
+      expect(problems).toEqual([
+        expect.objectContaining({ path: 'policies.files[0]', message: expect.stringContaining('inside') }),
+      ]);
+    },
+  );
+});
