@@ -46,19 +46,20 @@ export async function startEmbeddedDynamo(
     // A refused connection should fail fast, not after the SDK's retries.
     maxAttempts: 2,
   });
-  await createTables(client, LOCAL_TABLES);
-  let stopped = false;
-  return {
-    endpoint,
-    client,
-    tables: LOCAL_TABLES,
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= new Promise<void>((resolve, reject) => {
+      server.close((error) => (error ? reject(error) : resolve()));
+      // Node's close waits for keep-alive sockets; the SDK keeps them open.
+      server.closeAllConnections();
+    }).finally(() => client.destroy()));
+  try {
+    await createTables(client, LOCAL_TABLES);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { endpoint, client, tables: LOCAL_TABLES, stop };
 }
 
 export interface EmbeddedS3 {
