@@ -2,6 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.ts';
 import { eksTokenCommand } from './commands/eks-token.ts';
 import { localCommand } from './commands/local.ts';
+import { tokenCommand } from './commands/token.ts';
+import { kubeconfigCommand } from './commands/kubeconfig.ts';
+import { configCommand } from './commands/config.ts';
 
 /** Builds the `gatehouse` program. Each command lives in cli/commands/<name>.ts. */
 export function buildProgram(): Command {
@@ -12,6 +15,9 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.addCommand(eksTokenCommand());
   program.addCommand(localCommand());
+  program.addCommand(tokenCommand());
+  program.addCommand(kubeconfigCommand());
+  program.addCommand(configCommand());
   return program;
 }
 
