@@ -18,6 +18,8 @@ export interface Problem {
 }
 
 export interface ApiResponse {
+  /** The URL requested. */
+  url: string;
   status: number;
   headers: Headers;
   text: string;
@@ -54,6 +56,7 @@ export async function call(
   const response = await fetch(new URL(path, baseUrl), { method, headers, body });
   const text = await response.text();
   return {
+    url: response.url,
     status: response.status,
     headers: response.headers,
     text,
