@@ -55,7 +55,15 @@ function withRuntime(): Middleware {
     before: async (request) => {
       (request.context as ApiContext).runtime = await getRuntime();
     },
+    after: async (request) => {
+      countStatus(request.response?.statusCode ?? 200);
+    },
   };
+}
+
+/** One metric per answer, by status class (Status2xx, Status4xx, Status5xx): what the dashboards and alarms read. */
+function countStatus(status: number): void {
+  metrics.addMetric(`Status${Math.floor(status / 100)}xx`, 'Count', 1);
 }
 
 /** Every error becomes RFC 7807 problem+json; one not meant for the client is logged and answered as a bare 500. */
@@ -68,7 +76,7 @@ function problemJson(): Middleware {
       } else {
         logger.info('request refused', { errorName: request.error?.name, status: problem.status });
       }
-      metrics.addMetric(`Status${Math.floor(problem.status / 100)}xx`, 'Count', 1);
+      countStatus(problem.status);
       request.response = {
         statusCode: problem.status,
         headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...headers },
