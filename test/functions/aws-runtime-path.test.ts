@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-eks';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as createAccessRequest } from '../../functions/create-access-request.ts';
@@ -142,8 +142,14 @@ function proxyEvent(method: string, path: string, jwt: string, body?: unknown, i
   };
 }
 
-const invoke = (handler: typeof createAccessRequest, event: APIGatewayProxyEvent) =>
-  handler(event, lambdaContext(event.resource), { signal: new AbortController().signal });
+async function invoke(
+  handler: typeof createAccessRequest,
+  event: APIGatewayProxyEvent,
+): Promise<APIGatewayProxyResult> {
+  const result = await handler(event, lambdaContext(event.resource), { signal: new AbortController().signal });
+  if (!result) throw new Error('the handler returned no response');
+  return result;
+}
 
 describe('create and revoke on the AWS adapters', () => {
   it('assumes a slot role, creates and scopes the access entry, starts the lifecycle, and revokes by deleting the entry', async () => {
