@@ -36,6 +36,7 @@ function requireKubectl(): void {
       `this end-to-end test needs a real kubectl on PATH, and running \`kubectl version --client\` failed: ${
         (error as NodeJS.ErrnoException).code ?? (error as Error).message
       }. Install kubectl (https://kubernetes.io/docs/tasks/tools/) and run the test again.`,
+      { cause: error },
     );
   }
 }
