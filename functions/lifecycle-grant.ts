@@ -1,4 +1,7 @@
 /** Step Functions task "Grant": re-asserts an active grant's access entry and policy association (idempotent). */
+import { eksAccessEntries } from './lib/aws-adapters.ts';
 import { lifecycleTask } from './lib/task.ts';
 
-export const handler = lifecycleTask((input, runtime) => runtime.service.ensureGrant(input.grantId));
+export const handler = lifecycleTask((input, runtime) => runtime.service.ensureGrant(input.grantId), {
+  entries: eksAccessEntries,
+});

@@ -1,14 +1,21 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EksAccessEntries } from '#shared/adapters/aws/eks-access-entries.ts';
-import { SfnLifecycleScheduler } from '#shared/adapters/aws/sfn-lifecycle-scheduler.ts';
-import { StsTokenMinter } from '#shared/adapters/aws/sts-token-minter.ts';
 import { loadConfigFile } from '#shared/adapters/fs/config-file.ts';
 import { remoteKeyResolver } from '#shared/adapters/http/remote-jwks.ts';
-import { systemClock } from '#shared/adapters/system.ts';
 import { eksClusterLookup } from '#shared/config/clusters.ts';
-import type { LifecycleScheduler } from '#shared/ports.ts';
+import type { AccessEntries, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
+import type { EksClusterLookup } from '#shared/tokens/eks-token.ts';
 import { tracer } from './observability.ts';
 import { buildRuntime, type Runtime } from './runtime.ts';
+
+/**
+ * The AWS adapters a function uses besides DynamoDB, named by its handler (factories in `aws-adapters.ts`). A port a
+ * function does not name gets a stand-in that refuses every call, so its bundle carries no SDK client it never calls.
+ */
+export interface AwsAdapters {
+  minter?: (clusters: EksClusterLookup) => TokenMinter;
+  entries?: (clusters: EksClusterLookup) => AccessEntries;
+  scheduler?: (stateMachineArn: string) => LifecycleScheduler;
+}
 
 /** Reads a required environment variable once at start; a missing one stops the function before it serves. */
 function requiredEnv(name: string): string {
@@ -22,7 +29,18 @@ const unscheduled: LifecycleScheduler = {
   schedule: () => Promise.reject(new Error('LIFECYCLE_STATE_MACHINE_ARN is not set for this function')),
 };
 
-export function buildAwsRuntime(): Runtime {
+const noMinter: TokenMinter = {
+  mint: () => Promise.reject(new Error('this function does not mint tokens (no minter in its handler)')),
+};
+
+const noEntries: AccessEntries = {
+  create: () => Promise.reject(new Error('this function does not change access entries (no entries in its handler)')),
+  associatePolicy: () =>
+    Promise.reject(new Error('this function does not change access entries (no entries in its handler)')),
+  delete: () => Promise.reject(new Error('this function does not change access entries (no entries in its handler)')),
+};
+
+export function buildAwsRuntime(adapters: AwsAdapters = {}): Runtime {
   const loaded = loadConfigFile(requiredEnv('GATEHOUSE_CONFIG'));
   const clusters = eksClusterLookup(loaded.config);
   const stateMachineArn = process.env.LIFECYCLE_STATE_MACHINE_ARN;
@@ -34,9 +52,9 @@ export function buildAwsRuntime(): Runtime {
       idempotency: process.env.IDEMPOTENCY_TABLE ?? 'unused',
     },
     slotRoles: JSON.parse(requiredEnv('SLOT_ROLE_ARNS')) as Record<string, string[]>,
-    minter: new StsTokenMinter({ clusters, clock: systemClock }),
-    entries: new EksAccessEntries({ clusters }),
-    scheduler: stateMachineArn ? new SfnLifecycleScheduler(stateMachineArn) : unscheduled,
+    minter: adapters.minter?.(clusters) ?? noMinter,
+    entries: adapters.entries?.(clusters) ?? noEntries,
+    scheduler: stateMachineArn && adapters.scheduler ? adapters.scheduler(stateMachineArn) : unscheduled,
     keys: remoteKeyResolver(),
   });
 }

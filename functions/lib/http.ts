@@ -15,6 +15,7 @@ import { fingerprint } from '#shared/audit/fingerprint.ts';
 import { AuthenticationError } from '#shared/identity/errors.ts';
 import type { Principal } from '#shared/model.ts';
 import { problemFor } from '#shared/http/problem.ts';
+import type { AwsAdapters } from './aws-runtime.ts';
 import { logger, metrics, tracer } from './observability.ts';
 import { getRuntime, type Runtime } from './runtime.ts';
 
@@ -36,24 +37,32 @@ export class UnsupportedMediaTypeError extends Error {
   override name = 'UnsupportedMediaTypeError';
 }
 
-/** Wraps an API handler; `authenticate: false` only for `/healthz`. */
-export function apiHandler(handler: ApiHandler, options: { authenticate: boolean } = { authenticate: true }) {
+export interface ApiHandlerOptions {
+  /** Verify the bearer token; `false` only for `/healthz`. @default true */
+  authenticate?: boolean;
+  /** The AWS adapters the handler uses besides DynamoDB (see `aws-adapters.ts`). @default none */
+  adapters?: AwsAdapters;
+}
+
+/** Wraps an API handler. */
+export function apiHandler(handler: ApiHandler, options: ApiHandlerOptions = {}) {
+  const { authenticate: authenticates = true, adapters = {} } = options;
   const chain = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer))
     .use(logMetrics(metrics))
     .use(httpHeaderNormalizer())
-    .use(withRuntime())
+    .use(withRuntime(adapters))
     .use(problemJson());
-  if (options.authenticate) chain.use(authenticate());
+  if (authenticates) chain.use(authenticate());
   // The middlewares above set runtime and principal on the context before the handler runs.
   return chain.handler((event, context) => handler(event, context as ApiContext));
 }
 
-function withRuntime(): Middleware {
+function withRuntime(adapters: AwsAdapters): Middleware {
   return {
     before: async (request) => {
-      (request.context as ApiContext).runtime = await getRuntime();
+      (request.context as ApiContext).runtime = await getRuntime(adapters);
     },
     after: async (request) => {
       countStatus(request.response?.statusCode ?? 200);

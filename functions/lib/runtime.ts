@@ -17,6 +17,7 @@ import { AuditLog } from '#shared/audit/audit-log.ts';
 import { OidcVerifier } from '#shared/identity/oidc-verifier.ts';
 import { loadPolicyEngine, type PolicyEngine } from '#shared/policy/policy-engine.ts';
 import type { AccessEntries, AuditSink, Clock, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
+import type { AwsAdapters } from './aws-runtime.ts';
 
 export interface Runtime {
   loaded: LoadedConfig;
@@ -75,7 +76,11 @@ export function useRuntime(runtime: Runtime | undefined): void {
   current = runtime ? Promise.resolve(runtime) : undefined;
 }
 
-export function getRuntime(): Promise<Runtime> {
-  current ??= import('./aws-runtime.ts').then(({ buildAwsRuntime }) => buildAwsRuntime());
+/**
+ * The installed runtime, or else the AWS one, built once per process with the adapters the calling handler names
+ * (the first call's adapters win: one Lambda function serves one handler).
+ */
+export function getRuntime(adapters: AwsAdapters = {}): Promise<Runtime> {
+  current ??= import('./aws-runtime.ts').then(({ buildAwsRuntime }) => buildAwsRuntime(adapters));
   return current;
 }

@@ -2,7 +2,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+// The namespace import lets esbuild tree-shake zod; `import { z }` bundles all of it, locales included (~450 KB).
+import * as z from 'zod';
+import type { AwsAdapters } from './aws-runtime.ts';
 import { logger, tracer } from './observability.ts';
 import { getRuntime, type Runtime } from './runtime.ts';
 
@@ -17,9 +19,12 @@ export type LifecycleTaskInput = z.infer<typeof LifecycleTaskInputSchema>;
  * A Step Functions task handler. Errors keep their domain names (GrantNotActiveError, NotFoundError, …) so the
  * state machine's Retry and Catch can match on them.
  */
-export function lifecycleTask<Output>(task: (input: LifecycleTaskInput, runtime: Runtime) => Promise<Output>) {
+export function lifecycleTask<Output>(
+  task: (input: LifecycleTaskInput, runtime: Runtime) => Promise<Output>,
+  adapters: AwsAdapters = {},
+) {
   return middy<unknown, Output, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer))
-    .handler(async (event) => task(LifecycleTaskInputSchema.parse(event), await getRuntime()));
+    .handler(async (event) => task(LifecycleTaskInputSchema.parse(event), await getRuntime(adapters)));
 }

@@ -1,0 +1,21 @@
+/**
+ * The AWS adapters that only some functions use, each behind its own factory. A handler names the ones it needs in
+ * `apiHandler`/`lifecycleTask`, so esbuild bundles only those SDK clients into its function: the STS client only where
+ * tokens are minted, EKS only where access entries change, Step Functions only in create-access-request.
+ */
+import { EksAccessEntries } from '#shared/adapters/aws/eks-access-entries.ts';
+import { SfnLifecycleScheduler } from '#shared/adapters/aws/sfn-lifecycle-scheduler.ts';
+import { StsTokenMinter } from '#shared/adapters/aws/sts-token-minter.ts';
+import { systemClock } from '#shared/adapters/system.ts';
+import type { AwsAdapters } from './aws-runtime.ts';
+
+/** Tokens from STS `AssumeRole` on the grant's slot role (create-access-request, issue-token). */
+export const stsTokenMinter: NonNullable<AwsAdapters['minter']> = (clusters) =>
+  new StsTokenMinter({ clusters, clock: systemClock });
+
+/** EKS access entries for slot roles (the functions that grant and revoke). */
+export const eksAccessEntries: NonNullable<AwsAdapters['entries']> = (clusters) => new EksAccessEntries({ clusters });
+
+/** Grant lifecycles as Step Functions executions (create-access-request). */
+export const sfnLifecycleScheduler: NonNullable<AwsAdapters['scheduler']> = (stateMachineArn) =>
+  new SfnLifecycleScheduler(stateMachineArn);
