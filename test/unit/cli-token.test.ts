@@ -474,6 +474,48 @@ describe('gatehouse token against a scripted API', () => {
     }
   });
 
+  it('waits for an approval: shows where to approve, polls the request, then mints a token for the grant', async () => {
+    const grantExpiresAt = new Date(Date.now() + 900_000).toISOString();
+    const api = await fakeServer((request, _index, response) => {
+      if (request.method === 'POST' && request.url === '/v1/access-requests') {
+        send(response, 202, {
+          id: FAKE_REQUEST_ID,
+          status: 'pending',
+          pollUrl: `/v1/access-requests/${FAKE_REQUEST_ID}`,
+          approvalUrl: 'https://gatehouse.example.com/approve/abc',
+        });
+      } else if (request.method === 'GET' && request.url === `/v1/access-requests/${FAKE_REQUEST_ID}`) {
+        send(response, 200, {
+          id: FAKE_REQUEST_ID,
+          status: 'granted',
+          grant: { id: 'grt_01HZZZZZZZZZZZZZZZZZZZZZZZ', status: 'active', expiresAt: grantExpiresAt },
+        });
+      } else if (request.method === 'POST' && request.url === `/v1/access-requests/${FAKE_REQUEST_ID}/token`) {
+        send(response, 200, granted().credential);
+      } else {
+        send(response, 404, { title: 'Not found', status: 404, detail: request.url });
+      }
+    });
+    try {
+      expect(await token(...ACCESS, ...PURPOSE, '--api', api.url)).toBe(0);
+
+      expect(printed().status.token).toBe(FAKE_TOKEN);
+      expect(api.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
+        'POST /v1/access-requests',
+        `GET /v1/access-requests/${FAKE_REQUEST_ID}`,
+        `POST /v1/access-requests/${FAKE_REQUEST_ID}/token`,
+      ]);
+      expect(stderr).toContain(`request ${FAKE_REQUEST_ID} needs approval: https://gatehouse.example.com/approve/abc`);
+      expect(JSON.parse(readFileSync(cacheFile(), 'utf8'))).toMatchObject({
+        requestId: FAKE_REQUEST_ID,
+        grantExpiresAt,
+      });
+      expectNoSecretsOnStderr(FAKE_TOKEN);
+    } finally {
+      await api.close();
+    }
+  });
+
   it('keeps a hostile problem detail on one line', async () => {
     const api = await fakeServer((_request, _index, response) =>
       send(response, 403, { title: 'Not allowed', status: 403, detail: 'line one\n\u001b[31mgatehouse: ok\u001b[0m' }),
