@@ -202,6 +202,14 @@ export class AccessService {
   async getRequest(principal: Principal, requestId: string): Promise<{ request: AccessRequest; grant?: Grant }> {
     const request = await this.requireRequest(requestId);
     if (request.principal.id !== principal.id && !this.isAdmin(principal)) {
+      await this.deps.audit.append({
+        type: 'request.read.refused',
+        stream: `request/${request.id}`,
+        actor: actorOf(principal),
+        subject: { cluster: request.cluster, namespaces: request.namespaces },
+        requestId: request.id,
+        details: { reason: 'not the requester or an admin' },
+      });
       throw new ForbiddenError('only the requester or an admin may read this request');
     }
     const grant = request.grantId ? await this.deps.store.getGrant(request.grantId) : undefined;
@@ -216,10 +224,24 @@ export class AccessService {
   async revokeGrant(principal: Principal, grantId: string, reason?: string): Promise<Grant> {
     const grant = await this.deps.store.getGrant(grantId);
     if (!grant) throw new NotFoundError(`grant ${grantId} does not exist`);
+    const refuse = (why: string) =>
+      this.deps.audit.append({
+        type: 'revoke.refused',
+        stream: `grant/${grant.id}`,
+        actor: actorOf(principal),
+        subject: { cluster: grant.cluster, namespaces: grant.namespaces },
+        requestId: grant.requestId,
+        grantId: grant.id,
+        details: { reason: why },
+      });
     if (grant.principal.id !== principal.id && !this.isAdmin(principal)) {
+      await refuse('not the requester or an admin');
       throw new ForbiddenError('only the requester or an admin may revoke this grant');
     }
-    if (grant.status === 'revoked') throw new GrantNotActiveError(`grant ${grantId} is already revoked`);
+    if (grant.status === 'revoked') {
+      await refuse('already revoked');
+      throw new GrantNotActiveError(`grant ${grantId} is already revoked`);
+    }
     return this.revoke(grant, actorOf(principal), 'requested', reason);
   }
 
@@ -229,6 +251,13 @@ export class AccessService {
     if (!grant) throw new NotFoundError(`grant ${grantId} does not exist`);
     if (grant.status !== 'active') throw new GrantNotActiveError(`grant ${grantId} is ${grant.status}`);
     await this.attachAccessEntry(grant);
+    // A revocation may have marked the grant and deleted its entry between the read above and the attach: revocation
+    // always marks before it deletes, so reading again after attaching sees it, and the entry must not survive.
+    const after = await this.deps.store.getGrant(grantId);
+    if (after?.status !== 'active') {
+      await this.deps.entries.delete({ cluster: grant.cluster, roleArn: grant.slot.roleArn });
+      throw new GrantNotActiveError(`grant ${grantId} was revoked while its access entry was re-asserted`);
+    }
     return { grantId: grant.id, expiresAt: grant.expiresAt };
   }
 

@@ -11,6 +11,8 @@ export type AuditEventType =
   | 'token.issued'
   | 'token.refused'
   | 'grant.revoked'
+  | 'revoke.refused'
+  | 'request.read.refused'
   | 'auth.failed';
 
 export interface AuditActor {
