@@ -4,7 +4,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat, type BundlingOptions, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
@@ -17,6 +17,21 @@ export const BUNDLED_CONFIG_PATH = '/var/task/gatehouse.config.yaml';
  */
 export const ESM_BANNER =
   "import { createRequire as __gatehouseCreateRequire } from 'module'; import { fileURLToPath as __gatehouseFileURLToPath } from 'url'; const require = __gatehouseCreateRequire(import.meta.url); const __filename = __gatehouseFileURLToPath(import.meta.url); const __dirname = __gatehouseFileURLToPath(new URL('.', import.meta.url));";
+
+/**
+ * The esbuild options of every Gatehouse bundle. `npm run bench` builds with these very options, so the sizes and
+ * cold-import times it reports are those of what CDK deploys.
+ */
+export const GATEHOUSE_BUNDLING = {
+  format: OutputFormat.ESM,
+  target: 'node22',
+  minify: true,
+  sourceMap: true,
+  banner: ESM_BANNER,
+  mainFields: ['module', 'main'],
+  // Bundle everything, the AWS SDK included, so the versions in package-lock.json are the versions that run.
+  externalModules: [] as string[],
+} satisfies BundlingOptions;
 
 /** How a function may use a table. `append` is read plus `PutItem` only: audit events are never updated or deleted. */
 export type TableAccess = 'read' | 'append' | 'readWrite';
@@ -168,14 +183,7 @@ export class GatehouseFunction extends Construct {
         ...props.environment,
       },
       bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        banner: ESM_BANNER,
-        mainFields: ['module', 'main'],
-        // Bundle everything, the AWS SDK included, so the versions in package-lock.json are the versions that run.
-        externalModules: [],
+        ...GATEHOUSE_BUNDLING,
         tsconfig: join(props.projectRoot, 'tsconfig.json'),
         commandHooks,
       },
