@@ -228,21 +228,31 @@ export async function runLatency(
       timings.push({ name, what, count: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99) });
     };
 
-    // Over dynalite: each invocation leases a slot of `local`; the revoke after it (untimed) would blur the timing,
-    // so stay within the pool instead.
+    // Over dynalite, as the local API server runs it minus HTTP. Each grant is revoked after its timing (untimed), so
+    // the pool stays as free as in the levels above; only the invocation's own DynamoDB calls are counted.
     let dynaliteCalls = 0;
+    let counting = false;
     local.dynamo.client.middlewareStack.add(
       (next) => async (args) => {
-        dynaliteCalls += 1;
+        if (counting) dynaliteCalls += 1;
         return next(args);
       },
       { step: 'initialize', name: 'benchCallCounter' },
     );
     // The lifecycles the end-to-end levels started would keep running in the background.
     local.scheduler.stop();
-    const overDynalite = Math.min(SLOT_POOL_SIZE - 5, options.iterations);
-    dynaliteCalls = 0;
-    const samples = await timeLoop(invoke, overDynalite, options.budgetMs);
+    const { principal: caller } = await local.runtime.verifier.verify(token);
+    const samples: number[] = [];
+    const dynaliteDeadline = performance.now() + options.budgetMs;
+    for (let i = 0; i < Math.min(300, options.iterations) && performance.now() < dynaliteDeadline; i += 1) {
+      counting = true;
+      const start = performance.now();
+      const result = await invoke();
+      samples.push(performance.now() - start);
+      counting = false;
+      const { grantId } = JSON.parse(result.body) as { grantId: string };
+      await local.runtime.service.revokeGrant(caller, grantId);
+    }
     const dynaliteCallsPerRequest = dynaliteCalls / Math.max(1, samples.length);
     timings.push({
       name: 'handler + dynalite',
