@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { GATEHOUSE_BUNDLING } from '../infra/constructs/gatehouse-function.ts';
 import { median } from './stats.ts';
 
@@ -41,16 +41,6 @@ export function esbuildOptions(projectRoot: string): BuildOptions {
  * What-if: every `import { z } from 'zod'` read as `import * as z from 'zod'`. esbuild cannot tree-shake zod 4 through
  * the `z` re-export, so one such import anywhere bundles all of zod classic with its ~40 locales.
  */
-export const zodNamespacePlugin: Plugin = {
-  name: 'zod-namespace-import',
-  setup(builder) {
-    builder.onLoad({ filter: /[\\/](shared|functions)[\\/].*\.ts$/ }, (args) => ({
-      contents: readFileSync(args.path, 'utf8').replace(/^import \{ z \} from 'zod';$/m, "import * as z from 'zod';"),
-      loader: 'ts',
-    }));
-  },
-};
-
 export function handlerEntries(projectRoot: string): string[] {
   return readdirSync(join(projectRoot, 'functions'))
     .filter((file) => file.endsWith('.ts'))
@@ -58,11 +48,7 @@ export function handlerEntries(projectRoot: string): string[] {
     .map((file) => join(projectRoot, 'functions', file));
 }
 
-export async function buildBundles(
-  projectRoot: string,
-  outDir: string,
-  plugins: Plugin[] = [],
-): Promise<BundleResult[]> {
+export async function buildBundles(projectRoot: string, outDir: string): Promise<BundleResult[]> {
   const cedarWasm = join(projectRoot, 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm');
   const results: BundleResult[] = [];
   for (const entry of handlerEntries(projectRoot)) {
@@ -75,7 +61,6 @@ export async function buildBundles(
       entryPoints: [entry],
       outfile: file,
       metafile: true,
-      plugins,
     });
     if (readFileSync(file, 'utf8').includes('cedar_wasm_bg.wasm'))
       copyFileSync(cedarWasm, join(dir, 'cedar_wasm_bg.wasm'));

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { format, resolveConfig } from 'prettier';
-import { buildBundles, coldImports, zodNamespacePlugin, type BundleResult } from './bundles.ts';
+import { buildBundles, coldImports, type BundleResult } from './bundles.ts';
 import { runLatency } from './latency.ts';
 import { machineInfo } from './machine.ts';
 import { kb, ms, table } from './stats.ts';
@@ -28,9 +28,8 @@ try {
   const machine = machineInfo();
   console.error('bench: building bundles');
   const bundles = await buildBundles(projectRoot, join(work, 'bundles'));
-  const projected = await buildBundles(projectRoot, join(work, 'bundles-zod-namespace'), [zodNamespacePlugin]);
   console.error('bench: cold imports');
-  const cold = coldImports([...bundles, ...projected.map((b) => ({ ...b, name: `${b.name}*` }))], 15, 120_000);
+  const cold = coldImports(bundles, 15, 120_000);
   console.error('bench: latency');
   const latency = await runLatency(projectRoot, join(work, 'latency'), {
     levels: [
@@ -44,10 +43,8 @@ try {
 
   const handlerOwn = latency.timings.find((t) => t.name === 'handler, no I/O')!;
   const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
-  const bundleRow = (bundle: BundleResult, index: number) => {
-    const what = projected[index]!;
+  const bundleRow = (bundle: BundleResult) => {
     const init = cold.medianMs.get(bundle.name)! - cold.emptyMedianMs;
-    const initProjected = cold.medianMs.get(`${bundle.name}*`)! - cold.emptyMedianMs;
     return [
       `\`${bundle.name}\``,
       `${bundle.bytes.toLocaleString('en')} B`,
@@ -55,8 +52,6 @@ try {
       ms(cold.medianMs.get(bundle.name)!, 1),
       ms(init, 1),
       yes(init <= INIT_TARGET_MS),
-      `${what.bytes.toLocaleString('en')} B (${yes(what.bytes <= SIZE_TARGET_BYTES)})`,
-      ms(initProjected, 1),
     ];
   };
   const top = (bundle: BundleResult) =>
@@ -65,10 +60,8 @@ try {
       .map(([name, bytes]) => `${name} ${kb(bytes)}`)
       .join(', ');
   const create = bundles.find((b) => b.name === 'create-access-request')!;
-  const createProjected = projected.find((b) => b.name === 'create-access-request')!;
   const healthz = bundles.find((b) => b.name === 'healthz')!;
-  const zodNow = create.packages.find(([name]) => name === 'zod')?.[1] ?? 0;
-  const zodProjected = createProjected.packages.find(([name]) => name === 'zod')?.[1] ?? 0;
+  const zod = create.packages.find(([name]) => name === 'zod')?.[1] ?? 0;
   const c1 = latency.levels[0]!;
   const viaDynalite = latency.timings.find((t) => t.name === 'handler + dynalite')!;
 
@@ -93,7 +86,7 @@ ratios, not against another run. The machine is shared and noisy.
 | target | measured | |
 |---|---|---|
 | handler's own work (no AWS round trips), p50 ≤ ${HANDLER_TARGET_MS} ms | ${ms(handlerOwn.p50)} ms | ${yes(handlerOwn.p50 <= HANDLER_TARGET_MS)} |
-| every bundle ≤ 1 MB (1,000,000 B) minified | ${bundles.filter((b) => b.bytes <= SIZE_TARGET_BYTES).length} of ${bundles.length} today; ${projected.filter((b) => b.bytes <= SIZE_TARGET_BYTES).length} of ${projected.length} with the zod import fix in shared/ (below) | ${yes(bundles.every((b) => b.bytes <= SIZE_TARGET_BYTES))} |
+| every bundle ≤ 1 MB (1,000,000 B) minified | ${bundles.filter((b) => b.bytes <= SIZE_TARGET_BYTES).length} of ${bundles.length}, largest ${Math.max(...bundles.map((b) => b.bytes)).toLocaleString('en')} B | ${yes(bundles.every((b) => b.bytes <= SIZE_TARGET_BYTES))} |
 | cold import ≤ ${INIT_TARGET_MS} ms above an empty \`node\` | worst ${ms(Math.max(...bundles.map((b) => cold.medianMs.get(b.name)! - cold.emptyMedianMs)), 1)} ms | ${yes(bundles.every((b) => cold.medianMs.get(b.name)! - cold.emptyMedianMs <= INIT_TARGET_MS))} |
 
 ## POST /v1/access-requests, end to end on the local runtime
@@ -153,48 +146,30 @@ as \`cdk synth\` builds them (same byte counts). Cold import: median wall time o
 \`node --input-type=module -e "await import('<bundle>')"\` processes against ${cold.rounds} of \`node --input-type=module -e ""\`
 (${ms(cold.emptyMedianMs, 1)} ms), interleaved round by round. It covers loading, parsing and evaluating the bundle, cedar-wasm's
 synchronous read and compile of its 4.3 MB .wasm included; the runtime itself (config, Cedar policies, clients) is
-built on the first invocation. The last two columns are the same bundles with the one change to shared/ described below.
+built on the first invocation.
 
-${table(
-  [
-    'bundle',
-    'size',
-    '≤ 1 MB',
-    'import ms',
-    'above empty node ms',
-    '≤ 150 ms',
-    'size with zod fix',
-    'above empty, with fix',
-  ],
-  bundles.map(bundleRow),
-)}
+${table(['bundle', 'size', '≤ 1 MB', 'import ms', 'above empty node ms', '≤ 150 ms'], bundles.map(bundleRow))}
 
 Largest parts of \`create-access-request\` today: ${top(create)}.
 
-Largest parts of \`create-access-request\` with the zod fix: ${top(createProjected)}.
-
 Largest parts of \`healthz\` today: ${top(healthz)}.
 
-### What changed, and what is left
+### What keeps the bundles small
 
-- Each handler now names the AWS adapters it uses (\`apiHandler(..., { adapters })\`, \`lifecycleTask(..., adapters)\`,
+- Each handler names the AWS adapters it uses (\`apiHandler(..., { adapters })\`, \`lifecycleTask(..., adapters)\`,
   factories in functions/lib/aws-adapters.ts); \`buildAwsRuntime\` stays the one composition root and gives every port
   a handler does not name a stand-in that refuses. So get-access-request and healthz carry no STS, EKS or Step
-  Functions client, issue-token only STS, revoke-grant and the lifecycle tasks only EKS. This took the bundles from
-  ~1.42–1.44 MB to the sizes above (−55 to −165 kB). No handler imports @aws-sdk/credential-providers (only the CLI does).
-- **zod is the rest.** zod 4's \`import { z } from 'zod'\` re-exports the whole API as one namespace object, which
-  esbuild cannot tree-shake: one such import anywhere in a bundle brings all of zod classic and its ~40 locales
-  (${kb(zodNow)} of create-access-request). \`import * as z from 'zod'\` lets esbuild keep only what is used (${kb(zodProjected)}).
-  functions/ now uses the namespace import, but shared/config/schema.ts and shared/access/request-schema.ts (not owned
-  by this change) still use \`import { z }\`; changing those two lines (no behaviour change: the namespace has the same
-  members) gives the "with zod fix" column.
-- **create-access-request stays above 1,000,000 B even with that fix** (${createProjected.bytes.toLocaleString('en')} B, under 1 MiB): it
-  needs every client (DynamoDB, STS, EKS, Step Functions) plus Powertools idempotency, and what remains is required:
-  @smithy/core (the SDK's protocol runtime), yaml (parses the configuration; a CommonJS build that esbuild cannot
-  shake), the DynamoDB and EKS clients (their schema modules register every operation's errors at load, so they are
-  kept whole), aws-xray-sdk-core with semver and cls-hooked (the Powertools tracer), and the SDK's default credential
-  chain (nested STS/SSO clients). Getting under would take dropping a feature (tracing, idempotency) or a dependency
-  swap (e.g. parsing the configuration at build time instead of bundling yaml).
+  Functions client, issue-token only STS, revoke-grant and the lifecycle tasks only EKS (−55 to −165 kB each). No
+  handler imports @aws-sdk/credential-providers (only the CLI does).
+- zod is imported as a namespace (\`import * as z from 'zod'\`) everywhere: zod 4's \`import { z }\` re-exports the whole
+  API as one object that esbuild cannot tree-shake, which brought all of zod and its ~40 locales (~460 kB) into every
+  bundle; now zod is ${kb(zod)} of create-access-request.
+- The functions read the configuration as one validated JSON bundle written by \`cdk synth\`
+  (shared/config/bundle.ts), so no bundle carries the YAML parser (a CommonJS build of ~116 kB that esbuild cannot
+  shake).
+- What remains in create-access-request is required: @smithy/core (the SDK's protocol runtime), the DynamoDB, STS, EKS
+  and Step Functions clients, Powertools idempotency, aws-xray-sdk-core with semver and cls-hooked (the Powertools
+  tracer), and the SDK's default credential chain.
 `;
   // Formatted as `npm run lint` checks it.
   const file = join(projectRoot, 'BENCHMARKS.md');

@@ -1,5 +1,6 @@
-import { normalize, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { loadConfigFile } from '../shared/adapters/fs/config-file.ts';
+import { bundleConfig } from '../shared/config/bundle.ts';
 import type { GatehouseConfig } from '../shared/config/schema.ts';
 import { loadPolicyEngine } from '../shared/policy/policy-engine.ts';
 
@@ -8,8 +9,8 @@ export interface InfraConfig {
   /** Absolute path of the configuration file. */
   readonly file: string;
   readonly config: GatehouseConfig;
-  /** The Cedar policy files, relative to the configuration file's directory (as written in it). */
-  readonly policyFiles: readonly string[];
+  /** The configuration and its policies as the functions receive them (shared/config/bundle.ts). */
+  readonly bundle: string;
 }
 
 /**
@@ -23,6 +24,6 @@ export function loadInfraConfig(file: string): InfraConfig {
   return {
     file: absolute,
     config: loaded.config,
-    policyFiles: loaded.config.policies.files.map((name) => normalize(name)),
+    bundle: bundleConfig(loaded),
   };
 }

@@ -165,7 +165,7 @@ export class ControlPlaneStack extends Stack {
           entry: join(functionsDir, `${name}.ts`),
           description: spec.description,
           projectRoot: props.projectRoot,
-          config: { file: props.config.file, policyFiles: props.config.policyFiles },
+          config: { bundle: props.config.bundle },
           logKey: props.key,
           logRetention,
           reservedConcurrentExecutions: spec.reservedConcurrency,

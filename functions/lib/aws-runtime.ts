@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { loadConfigFile } from '#shared/adapters/fs/config-file.ts';
+import { loadBundledConfig } from '#shared/adapters/fs/bundled-config.ts';
 import { remoteKeyResolver } from '#shared/adapters/http/remote-jwks.ts';
 import { eksClusterLookup } from '#shared/config/clusters.ts';
 import type { AccessEntries, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
@@ -41,7 +41,7 @@ const noEntries: AccessEntries = {
 };
 
 export function buildAwsRuntime(adapters: AwsAdapters = {}): Runtime {
-  const loaded = loadConfigFile(requiredEnv('GATEHOUSE_CONFIG'));
+  const loaded = loadBundledConfig(requiredEnv('GATEHOUSE_CONFIG'));
   const clusters = eksClusterLookup(loaded.config);
   const stateMachineArn = process.env.LIFECYCLE_STATE_MACHINE_ARN;
   return buildRuntime(loaded, {

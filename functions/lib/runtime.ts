@@ -10,7 +10,7 @@ import { DynamoDbAccessStore } from '#shared/adapters/aws/dynamodb-access-store.
 import { DynamoDbChainStore } from '#shared/adapters/aws/dynamodb-chain-store.ts';
 import { DynamoDbSlotPool } from '#shared/adapters/aws/dynamodb-slot-pool.ts';
 import type { TableNames } from '#shared/adapters/aws/tables.ts';
-import type { LoadedConfig } from '#shared/adapters/fs/config-file.ts';
+import type { LoadedConfig } from '#shared/config/bundle.ts';
 import type { KeyResolver } from '#shared/adapters/http/remote-jwks.ts';
 import { systemClock, ulidIds } from '#shared/adapters/system.ts';
 import { AuditLog } from '#shared/audit/audit-log.ts';

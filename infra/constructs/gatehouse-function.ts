@@ -1,4 +1,7 @@
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
@@ -9,7 +12,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 /** Where the configuration file lands inside every bundle, and so the value of `GATEHOUSE_CONFIG`. */
-export const BUNDLED_CONFIG_PATH = '/var/task/gatehouse.config.yaml';
+export const BUNDLED_CONFIG_PATH = '/var/task/gatehouse.config.json';
 
 /**
  * ESM output still meets CommonJS dependencies (cedar-wasm's node build, parts of the SDK): give them `require`,
@@ -65,12 +68,10 @@ const TABLE_ACTIONS: Record<TableAccess, string[]> = {
   ],
 };
 
-/** The configuration and Cedar policy files to copy into the bundle. */
+/** The validated configuration with its Cedar policies, as one JSON document (shared/config/bundle.ts). */
 export interface BundledConfig {
-  /** Absolute path of `gatehouse.config.yaml` (any name; it is copied as `gatehouse.config.yaml`). */
-  readonly file: string;
-  /** Policy files relative to the configuration file's directory; copied to the same relative paths. */
-  readonly policyFiles: readonly string[];
+  /** The bundle's text, written into every function as `gatehouse.config.json`. */
+  readonly bundle: string;
 }
 
 export interface GatehouseFunctionProps {
@@ -141,14 +142,13 @@ export class GatehouseFunction extends Construct {
     // Grants that CDK constructs would add on their own go nowhere: every permission is written into `policy` here.
     this.role = role.withoutPolicyUpdates();
 
-    const configDir = dirname(props.config.file);
-    const copies = [
-      `cp ${quote(props.config.file)} ${quote('{out}/gatehouse.config.yaml')}`,
-      ...props.config.policyFiles.map((file) => {
-        const target = `{out}/${file.split('\\').join('/')}`;
-        return `mkdir -p ${quote(dirname(target))} && cp ${quote(join(configDir, file))} ${quote(target)}`;
-      }),
-    ];
+    // Content-addressed, so every function of one synthesis copies the same file and asset hashes follow the content.
+    const bundleFile = join(
+      tmpdir(),
+      `gatehouse-config-${createHash('sha256').update(props.config.bundle).digest('hex')}.json`,
+    );
+    writeFileSync(bundleFile, props.config.bundle);
+    const copies = [`cp ${quote(bundleFile)} ${quote('{out}/gatehouse.config.json')}`];
     const cedarWasm = join(props.projectRoot, 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm');
     const commandHooks: ICommandHooks = {
       beforeBundling: () => [],

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A Kubernetes namespace name: an RFC 1123 label. */
 const namespaceName = z

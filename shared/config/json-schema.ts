@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { GatehouseConfigSchema } from './schema.ts';
 
 /** The JSON Schema of gatehouse.config.yaml, generated from the zod schema so the two never drift. */

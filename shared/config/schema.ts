@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** An HTTPS URL, or http on loopback for the local runtime and tests. */
 const issuerUrl = z

@@ -215,7 +215,9 @@ describe('POST /v1/grants/{id}/revoke', () => {
       'token.issued',
       'grant.revoked',
       'token.refused',
+      'revoke.refused',
     ]);
+    expect(events[4]).toMatchObject({ details: { reason: 'already revoked' } });
     expect(events[2]).toMatchObject({
       actor: { id: 'local:ci:revoke' },
       details: { reason: 'requested', note: 'job finished' },

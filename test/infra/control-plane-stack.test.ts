@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EKS_GRANT_ACTIONS, FUNCTION_NAMES } from '../../infra/control-plane-stack.ts';
+import { loadBundledConfig } from '../../shared/adapters/fs/bundled-config.ts';
 import { buildTestApp, TEST_CONFIG, type TestApp } from './support.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized CloudFormation is untyped JSON
@@ -39,7 +40,7 @@ describe('ControlPlaneStack functions', () => {
         MemorySize: 512,
         Environment: {
           Variables: {
-            GATEHOUSE_CONFIG: '/var/task/gatehouse.config.yaml',
+            GATEHOUSE_CONFIG: '/var/task/gatehouse.config.json',
             POWERTOOLS_SERVICE_NAME: 'gatehouse',
             POWERTOOLS_METRICS_NAMESPACE: 'Gatehouse',
             EVENTS_TABLE: expect.anything(),
@@ -289,13 +290,16 @@ describe('ControlPlaneStack alarms', () => {
 });
 
 describe('GatehouseFunction bundle', () => {
-  it('is an ESM bundle with the require banner, the configuration and the policy files at their relative paths', () => {
+  it('is an ESM bundle with the require banner and the validated configuration bundle its runtime loads', () => {
     const code = resources[logicalId(app.controlPlane.functions['create-access-request'].function)]!.Properties.Code;
     const dir = join(app.app.outdir, `asset.${String(code.S3Key).replace(/\.zip$/, '')}`);
     expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toMatch(
       /^import \{ createRequire as __gatehouseCreateRequire \}/,
     );
-    expect(readFileSync(join(dir, 'gatehouse.config.yaml'), 'utf8')).toContain('acme-staging');
-    expect(existsSync(join(dir, 'policies/access.cedar'))).toBe(true);
+    const loaded = loadBundledConfig(join(dir, 'gatehouse.config.json'));
+    expect(loaded.config.clusters.map((cluster) => cluster.eksClusterName)).toContain('acme-staging');
+    expect(loaded.policyFiles).toEqual([{ name: 'policies/access.cedar', text: expect.stringContaining('permit') }]);
+    // The YAML parser stays out of Lambda: one of its error messages would be in the bundle if it were there.
+    expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).not.toContain('Implicit keys need to be on a single line');
   });
 });

@@ -1,16 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { LoadedConfig } from '../../config/bundle.ts';
 import { ConfigError, contentVersion, parseConfig } from '../../config/parse.ts';
-import type { GatehouseConfig } from '../../config/schema.ts';
 
-/** A validated configuration with the text of the policy files it names. */
-export interface LoadedConfig {
-  file: string;
-  config: GatehouseConfig;
-  policyFiles: { name: string; text: string }[];
-  /** Short hashes for /healthz: which configuration and which policies are loaded. */
-  versions: { config: string; policies: string };
-}
+export type { LoadedConfig } from '../../config/bundle.ts';
 
 /** Reads `gatehouse.config.yaml` and its policy files; a bad file throws ConfigError listing every problem. */
 export function loadConfigFile(file: string): LoadedConfig {

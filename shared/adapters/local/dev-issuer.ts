@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { CryptoKey, JWK, JWTHeaderParameters, JWTPayload } from 'jose';
 import { SignJWT, exportJWK, generateKeyPair, importJWK } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../../ports.ts';
 
 export type DevIssuerAlgorithm = 'ES256' | 'RS256';
