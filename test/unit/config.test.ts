@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../shared/adapters/fs/config-file.ts';
+import { bundleConfig, unbundleConfig } from '../../shared/config/bundle.ts';
 import { ConfigError, parseConfig } from '../../shared/config/parse.ts';
 
 const VALID = `
@@ -117,4 +118,25 @@ describe('policy file paths', () => {
       ]);
     },
   );
+});
+
+describe('the deployed configuration bundle', () => {
+  it('round-trips the validated configuration, its policies and versions', () => {
+    const loaded = loadConfigFile('gatehouse.config.yaml');
+    const restored = unbundleConfig(bundleConfig(loaded), '/var/task/gatehouse.config.json');
+    expect(restored).toEqual({ ...loaded, file: '/var/task/gatehouse.config.json' });
+  });
+
+  it('validates the configuration again, so an edited bundle cannot skip the schema', () => {
+    const bundle = JSON.parse(bundleConfig(loadConfigFile('gatehouse.config.yaml'))) as {
+      config: { clusters: { slotPoolSize: number }[] };
+    };
+    bundle.config.clusters[0]!.slotPoolSize = 0;
+    expect(() => unbundleConfig(JSON.stringify(bundle), 'bundle.json')).toThrow(/clusters\[0\]\.slotPoolSize/);
+  });
+
+  it('refuses what is not a Gatehouse bundle', () => {
+    expect(() => unbundleConfig('{"config":{}}', 'bundle.json')).toThrow(/gatehouse\.config-bundle\/v1/);
+    expect(() => unbundleConfig('version: 1', 'bundle.json')).toThrow(/not valid JSON/);
+  });
 });
