@@ -52,6 +52,44 @@ export const ClusterConfigSchema = z
   })
   .strict();
 
+/** A person who may approve, with every identity they may act or be recognised under (for self-approval checks). */
+export const ApproverSchema = z
+  .object({
+    /** Stable id recorded in approval events, e.g. "alice". */
+    id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, dots, dashes and underscores'),
+    name: z.string().min(1).max(100).optional(),
+    email: z.string().email().optional(),
+    slackUserId: z
+      .string()
+      .regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id such as U012AB3CD')
+      .optional(),
+    /** CI logins that are this person: a job they triggered is theirs, so they may not approve it. */
+    githubLogin: z.string().min(1).max(39).optional(),
+    gitlabLogin: z.string().min(1).max(255).optional(),
+    /** Gatehouse principal ids (`<issuer name>:<subject>`) that are this person. */
+    principals: z.array(z.string().min(3)).default([]),
+  })
+  .strict();
+
+export const ApproverGroupSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes'),
+    /** Approver ids (from `approvers.people`) in this group. */
+    members: z.array(z.string().min(1)).min(1),
+    /** How many members must approve (N of M). */
+    quorum: z.number().int().min(1).default(1),
+    /** How long a request waits for this group before it expires. */
+    timeoutSeconds: z.number().int().min(60).max(86_400).default(3600),
+    /** Slack channel id for the Block Kit message; omitted → no Slack message. */
+    slackChannel: z
+      .string()
+      .regex(/^[CG][A-Z0-9]{2,20}$/, 'a Slack channel id such as C012AB3CD')
+      .optional(),
+    /** Email each member that has an address a signed approval link. */
+    email: z.boolean().default(false),
+  })
+  .strict();
+
 export const GatehouseConfigSchema = z
   .object({
     version: z.literal(1),
@@ -81,6 +119,13 @@ export const GatehouseConfigSchema = z
       })
       .strict()
       .default({ maxBodyBytes: 8192, maxJwtBytes: 8192, purposeMaxLength: 500 }),
+    approvers: z
+      .object({
+        people: z.array(ApproverSchema).default([]),
+        groups: z.array(ApproverGroupSchema).default([]),
+      })
+      .strict()
+      .default({ people: [], groups: [] }),
     /** Who may revoke any grant and read any request: principal ids (`<issuer>:<sub>`) or IdP groups. */
     admins: z
       .object({
@@ -108,8 +153,34 @@ export const GatehouseConfigSchema = z
     for (const name of duplicates(config.clusters.map((cluster) => cluster.name))) {
       ctx.addIssue({ code: 'custom', path: ['clusters'], message: `cluster name "${name}" is used twice` });
     }
+    const people = new Set(config.approvers.people.map((person) => person.id));
+    for (const id of duplicates(config.approvers.people.map((person) => person.id))) {
+      ctx.addIssue({ code: 'custom', path: ['approvers', 'people'], message: `approver id "${id}" is used twice` });
+    }
+    for (const name of duplicates(config.approvers.groups.map((group) => group.name))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvers', 'groups'],
+        message: `approver group "${name}" is defined twice`,
+      });
+    }
+    config.approvers.groups.forEach((group, index) => {
+      const path = ['approvers', 'groups', index];
+      for (const member of group.members.filter((id) => !people.has(id))) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'members'], message: `"${member}" is not in approvers.people` });
+      }
+      if (group.quorum > group.members.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'quorum'],
+          message: `quorum ${group.quorum} is more than the group's ${group.members.length} member(s)`,
+        });
+      }
+    });
   });
 
 export type GatehouseConfig = z.infer<typeof GatehouseConfigSchema>;
 export type IssuerConfig = z.infer<typeof IssuerConfigSchema>;
 export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
+export type ApproverConfig = z.infer<typeof ApproverSchema>;
+export type ApproverGroupConfig = z.infer<typeof ApproverGroupSchema>;

@@ -140,3 +140,41 @@ describe('the deployed configuration bundle', () => {
     expect(() => unbundleConfig('version: 1', 'bundle.json')).toThrow(/not valid JSON/);
   });
 });
+
+describe('approvers', () => {
+  const withApprovers = (groups: string) =>
+    VALID.replace(
+      'policies:',
+      `approvers:
+  people:
+    - id: alice
+      email: alice@example.org
+      slackUserId: U012ALICE
+      githubLogin: alice
+    - id: bob
+      email: bob@example.org
+  groups:
+${groups}
+policies:`,
+    );
+
+  it('accepts groups of known people with a quorum they can reach', () => {
+    const config = parseConfig(
+      withApprovers(
+        '    - name: prod-approvers\n      members: [alice, bob]\n      quorum: 2\n      slackChannel: C0123ABCD',
+      ),
+      'gatehouse.config.yaml',
+    );
+    expect(config.approvers.groups[0]).toMatchObject({ quorum: 2, timeoutSeconds: 3600, email: false });
+  });
+
+  it('refuses unknown members and a quorum above the group size', () => {
+    const problems = problemsOf(
+      withApprovers('    - name: prod-approvers\n      members: [alice, carol]\n      quorum: 3'),
+    );
+    expect(problems.map((problem) => problem.message)).toEqual([
+      '"carol" is not in approvers.people',
+      "quorum 3 is more than the group's 2 member(s)",
+    ]);
+  });
+});
