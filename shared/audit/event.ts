@@ -13,7 +13,11 @@ export type AuditEventType =
   | 'grant.revoked'
   | 'revoke.refused'
   | 'request.read.refused'
-  | 'auth.failed';
+  | 'auth.failed'
+  | 'approval.requested'
+  | 'approval.decided'
+  | 'approval.refused'
+  | 'approval.concluded';
 
 export interface AuditActor {
   /** Principal id (`<issuer name>:<subject>`), or `system:<component>` for Gatehouse itself. */
