@@ -2,6 +2,6 @@
 import { eksAccessEntries } from './lib/aws-adapters.ts';
 import { lifecycleTask } from './lib/task.ts';
 
-export const handler = lifecycleTask((input, runtime) => runtime.service.ensureGrant(input.grantId), {
+export const handler = lifecycleTask((input, runtime) => runtime.service.grantForRequest(input.requestId), {
   entries: eksAccessEntries,
 });

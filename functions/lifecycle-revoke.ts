@@ -3,9 +3,6 @@ import { eksAccessEntries } from './lib/aws-adapters.ts';
 import { lifecycleTask } from './lib/task.ts';
 
 export const handler = lifecycleTask(
-  async (input, runtime) => {
-    const grant = await runtime.service.expireGrant(input.grantId, input.reason ?? 'expired');
-    return { grantId: grant.id, status: grant.status, revokedAt: grant.revokedAt };
-  },
+  (input, runtime) => runtime.service.endRequest(input.requestId, input.reason ?? 'expired'),
   { entries: eksAccessEntries },
 );

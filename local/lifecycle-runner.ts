@@ -1,8 +1,7 @@
 import './polyfills.ts';
 import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
-import type { Grant } from '#shared/model.ts';
-import type { LifecycleScheduler } from '#shared/ports.ts';
+import type { LifecycleScheduler, LifecycleStart } from '#shared/ports.ts';
 
 export const LIFECYCLE_DEFINITION_FILE = new URL('../state-machines/access-lifecycle.asl.json', import.meta.url);
 
@@ -33,13 +32,13 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
     this.machine = new StateMachine(JSON.parse(text));
   }
 
-  async schedule(grant: Grant): Promise<void> {
-    const name = grant.requestId;
+  async schedule(start: LifecycleStart): Promise<void> {
+    const name = start.requestId;
     if (this.executions.has(name)) return;
     const { tasks, waitUntilExpiryMs, retryIntervalMs } = this.options;
     const retry = retryIntervalMs === undefined ? undefined : retryIntervalMs;
     const execution = this.machine.run(
-      { grantId: grant.id, requestId: grant.requestId },
+      { ...start },
       {
         overrides: {
           taskResourceLocalHandlers: {

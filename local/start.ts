@@ -194,7 +194,7 @@ async function rescheduleActiveGrants(dynamo: EmbeddedDynamo, scheduler: LocalLi
       }),
     );
     for (const item of page.Items ?? []) {
-      await scheduler.schedule(item as Grant);
+      await scheduler.schedule({ requestId: (item as Grant).requestId, needsApproval: false });
       count += 1;
     }
     startKey = page.LastEvaluatedKey;

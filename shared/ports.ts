@@ -57,7 +57,16 @@ export interface TokenMinter {
   mint(input: { grant: Grant; principal: Principal }): Promise<ExecCredential>;
 }
 
-/** Starts the grant's lifecycle (wait until expiry, then revoke) in Step Functions or its local twin. */
+/** Input of the access-lifecycle state machine (state-machines/access-lifecycle.asl.json). */
+export interface LifecycleStart {
+  requestId: string;
+  /** True when a person must approve first; false when the request was granted at once. */
+  needsApproval: boolean;
+  /** How long the approval may wait, when one is needed. */
+  approvalTimeoutSeconds?: number;
+}
+
+/** Starts a request's lifecycle in Step Functions or its local twin; one execution per request (named by its id). */
 export interface LifecycleScheduler {
-  schedule(grant: Grant): Promise<void>;
+  schedule(start: LifecycleStart): Promise<void>;
 }

@@ -2,14 +2,13 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-// The namespace import lets esbuild tree-shake zod; `import { z }` bundles all of it, locales included (~450 KB).
 import * as z from 'zod';
 import type { AwsAdapters } from './aws-runtime.ts';
 import { logger, tracer } from './observability.ts';
 import { getRuntime, type Runtime } from './runtime.ts';
 
 export const LifecycleTaskInputSchema = z.object({
-  grantId: z.string().regex(/^grt_[0-9A-HJKMNP-TV-Z]{26}$/),
+  requestId: z.string().regex(/^req_[0-9A-HJKMNP-TV-Z]{26}$/),
   reason: z.enum(['expired', 'lifecycle-error']).optional(),
 });
 

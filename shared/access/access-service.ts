@@ -53,6 +53,20 @@ export interface GrantedAccess {
   expiresAt: string;
 }
 
+/** What the lifecycle's Grant step hands to its wait. */
+export interface LifecycleGrant {
+  requestId: string;
+  grantId: string;
+  expiresAt: string;
+}
+
+export interface LifecycleEnd {
+  requestId: string;
+  grantId?: string;
+  status: string;
+  revokedAt?: string;
+}
+
 /** Tokens live 15 minutes at most, so a slot lease outlives its grant by that much before another grant may take it. */
 const SLOT_LEASE_MARGIN_MS = 15 * 60 * 1000;
 const NO_SLOT_RETRY_AFTER_SECONDS = 30;
@@ -137,7 +151,6 @@ export class AccessService {
     }
 
     const grant = await this.createGrant(request);
-    await store.putRequest({ ...request, status: 'granted', grantId: grant.id, updatedAt: clock.now().toISOString() });
     return {
       requestId: request.id,
       grantId: grant.id,
@@ -245,27 +258,38 @@ export class AccessService {
     return this.revoke(grant, actorOf(principal), 'requested', reason);
   }
 
-  /** Lifecycle step: makes sure an active grant's access entry and policy association exist (idempotent). */
-  async ensureGrant(grantId: string): Promise<{ grantId: string; expiresAt: string }> {
-    const grant = await this.deps.store.getGrant(grantId);
-    if (!grant) throw new NotFoundError(`grant ${grantId} does not exist`);
-    if (grant.status !== 'active') throw new GrantNotActiveError(`grant ${grantId} is ${grant.status}`);
+  /**
+   * Lifecycle step "Grant": re-asserts the access entry of the request's grant (idempotent). Returns what the state
+   * machine waits on.
+   */
+  async grantForRequest(requestId: string): Promise<LifecycleGrant> {
+    const request = await this.requireRequest(requestId);
+    if (!request.grantId) throw new GrantNotActiveError(`request ${requestId} is ${request.status}; it has no grant`);
+    const grant = await this.deps.store.getGrant(request.grantId);
+    if (!grant) throw new NotFoundError(`grant ${request.grantId} does not exist`);
+    if (grant.status !== 'active') throw new GrantNotActiveError(`grant ${grant.id} is ${grant.status}`);
     await this.attachAccessEntry(grant);
     // A revocation may have marked the grant and deleted its entry between the read above and the attach: revocation
     // always marks before it deletes, so reading again after attaching sees it, and the entry must not survive.
-    const after = await this.deps.store.getGrant(grantId);
+    const after = await this.deps.store.getGrant(grant.id);
     if (after?.status !== 'active') {
       await this.deps.entries.delete({ cluster: grant.cluster, roleArn: grant.slot.roleArn });
-      throw new GrantNotActiveError(`grant ${grantId} was revoked while its access entry was re-asserted`);
+      throw new GrantNotActiveError(`grant ${grant.id} was revoked while its access entry was re-asserted`);
     }
-    return { grantId: grant.id, expiresAt: grant.expiresAt };
+    return { requestId, grantId: grant.id, expiresAt: grant.expiresAt };
   }
 
-  /** Lifecycle step: revokes at expiry or after a lifecycle error. Idempotent: a revoked grant is cleaned again. */
-  async expireGrant(grantId: string, reason: Exclude<RevocationReason, 'requested'>): Promise<Grant> {
-    const grant = await this.deps.store.getGrant(grantId);
-    if (!grant) throw new NotFoundError(`grant ${grantId} does not exist`);
-    return this.revoke(grant, SYSTEM_LIFECYCLE, reason);
+  /**
+   * Lifecycle step "Revoke": ends the request's grant at expiry or after a lifecycle error. Idempotent: a revoked grant
+   * is cleaned again (entry deleted, slot released) without a second event.
+   */
+  async endRequest(requestId: string, reason: Exclude<RevocationReason, 'requested'>): Promise<LifecycleEnd> {
+    const request = await this.requireRequest(requestId);
+    if (!request.grantId) return { requestId, status: request.status };
+    const grant = await this.deps.store.getGrant(request.grantId);
+    if (!grant) throw new NotFoundError(`grant ${request.grantId} does not exist`);
+    const revoked = await this.revoke(grant, SYSTEM_LIFECYCLE, reason);
+    return { requestId, grantId: revoked.id, status: revoked.status, revokedAt: revoked.revokedAt };
   }
 
   private async createGrant(request: AccessRequest): Promise<Grant> {
@@ -335,7 +359,9 @@ export class AccessService {
       // A slot whose earlier grant was never cleaned up may still carry that grant's entry and namespaces.
       await this.deps.entries.delete({ cluster: grant.cluster, roleArn: slot.roleArn });
       await this.attachAccessEntry(grant);
-      await this.deps.scheduler.schedule(grant);
+      // Stored before the lifecycle starts: its first step reads the request to find the grant.
+      await store.putRequest({ ...request, status: 'granted', grantId, updatedAt: clock.now().toISOString() });
+      await this.deps.scheduler.schedule({ requestId: request.id, needsApproval: false });
       return grant;
     } catch (error) {
       await this.undoGrant(grant, error);
@@ -350,6 +376,12 @@ export class AccessService {
       () => entries.delete({ cluster: grant.cluster, roleArn: grant.slot.roleArn }),
       () => store.markGrantRevoked(grant.id, clock.now().toISOString(), SYSTEM_LIFECYCLE.id, 'grant failed'),
       () => slots.release(grant.slot, grant.id),
+      async () => {
+        const request = await store.getRequest(grant.requestId);
+        if (request?.status === 'granted') {
+          await store.putRequest({ ...request, status: 'revoked', updatedAt: clock.now().toISOString() });
+        }
+      },
       () =>
         audit.append({
           type: 'grant.failed',

@@ -92,7 +92,7 @@ describe('access lifecycle on the real ASL', () => {
     const scheduler = testScheduler(outcomes);
 
     try {
-      await scheduler.schedule(grant);
+      await scheduler.schedule({ requestId: grant.requestId, needsApproval: false });
       const outcome = await eventually(async () => outcomes.get(id), 10_000);
 
       expect(outcome.ok).toBe(false);
@@ -123,7 +123,7 @@ describe('access lifecycle on the real ASL', () => {
     const scheduler = testScheduler(outcomes);
 
     try {
-      await scheduler.schedule(grant);
+      await scheduler.schedule({ requestId: grant.requestId, needsApproval: false });
       const outcome = await eventually(async () => outcomes.get(id), 10_000);
 
       expect(outcome.ok).toBe(false);

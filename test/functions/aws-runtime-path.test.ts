@@ -215,7 +215,7 @@ describe('create and revoke on the AWS adapters', () => {
     expect(started[0]?.args[0].input).toEqual({
       stateMachineArn: STATE_MACHINE_ARN,
       name: created.id,
-      input: JSON.stringify({ grantId: created.grantId, requestId: created.id }),
+      input: JSON.stringify({ requestId: created.id, needsApproval: false }),
     });
 
     const check = verifyAsIamAuthenticator(created.credential.status.token, {

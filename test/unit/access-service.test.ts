@@ -132,7 +132,7 @@ describe('AccessService', () => {
     const granted = await grantOnce();
     entries.beforeCreate = () => service.revokeGrant(requester, granted.grantId).then(() => undefined);
 
-    await expect(service.ensureGrant(granted.grantId)).rejects.toBeInstanceOf(GrantNotActiveError);
+    await expect(service.grantForRequest(granted.requestId)).rejects.toBeInstanceOf(GrantNotActiveError);
     expect(entries.entries.has(slot.roleArn)).toBe(false);
   });
 
@@ -141,7 +141,8 @@ describe('AccessService', () => {
     const granted = await grantOnce();
     entries.entries.clear();
 
-    await expect(service.ensureGrant(granted.grantId)).resolves.toEqual({
+    await expect(service.grantForRequest(granted.requestId)).resolves.toEqual({
+      requestId: granted.requestId,
       grantId: granted.grantId,
       expiresAt: granted.expiresAt,
     });
@@ -181,8 +182,8 @@ describe('AccessService', () => {
   it('writes grant.revoked once however often the lifecycle revokes', async () => {
     const { service, events, leased, grantOnce } = setup();
     const granted = await grantOnce();
-    await service.expireGrant(granted.grantId, 'expired');
-    await service.expireGrant(granted.grantId, 'expired');
+    await service.endRequest(granted.requestId, 'expired');
+    await service.endRequest(granted.requestId, 'expired');
 
     expect(events.filter((event) => event.type === 'grant.revoked')).toHaveLength(1);
     expect(leased.size).toBe(0);

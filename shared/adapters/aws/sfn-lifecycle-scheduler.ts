@@ -1,12 +1,5 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { Grant } from '../../model.ts';
-import type { LifecycleScheduler } from '../../ports.ts';
-
-/** Input of the access-lifecycle state machine (state-machines/access-lifecycle.asl.json). */
-export interface LifecycleInput {
-  grantId: string;
-  requestId: string;
-}
+import type { LifecycleScheduler, LifecycleStart } from '../../ports.ts';
 
 export class LifecycleScheduleError extends Error {
   override name = 'LifecycleScheduleError';
@@ -19,14 +12,13 @@ export class SfnLifecycleScheduler implements LifecycleScheduler {
     private readonly client: SFNClient = new SFNClient({}),
   ) {}
 
-  async schedule(grant: Grant): Promise<void> {
-    const input: LifecycleInput = { grantId: grant.id, requestId: grant.requestId };
+  async schedule(start: LifecycleStart): Promise<void> {
     try {
       await this.client.send(
         new StartExecutionCommand({
           stateMachineArn: this.stateMachineArn,
-          name: grant.requestId,
-          input: JSON.stringify(input),
+          name: start.requestId,
+          input: JSON.stringify(start),
         }),
       );
     } catch (error) {
