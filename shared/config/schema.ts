@@ -126,6 +126,29 @@ export const GatehouseConfigSchema = z
       })
       .strict()
       .default({ people: [], groups: [] }),
+    /** How approvers are told: Slack (bot token and signing secret live in Secrets Manager) and email (SES). */
+    notifications: z
+      .object({
+        /** The API's public base URL, for links in emails; defaults to the API stage URL. */
+        publicApiUrl: z.string().url().optional(),
+        slack: z
+          .object({
+            /** Slack's Web API base URL; only tests and the local runtime change it. */
+            apiUrl: z.string().url().default('https://slack.com/api/'),
+          })
+          .strict()
+          .optional(),
+        email: z
+          .object({
+            /** The SES-verified sender, e.g. gatehouse@acme.org. */
+            from: z.string().email(),
+            configurationSet: z.string().min(1).max(64).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({}),
     /** Who may revoke any grant and read any request: principal ids (`<issuer>:<sub>`) or IdP groups. */
     admins: z
       .object({
