@@ -205,7 +205,7 @@ export const RESULT_PAGES: Readonly<Record<ResultKind, { title: string; sentence
   },
   'already-decided': {
     title: 'Already decided',
-    sentence: 'This request has already been decided by another approver, so your answer was not needed.',
+    sentence: 'This request has already been decided (by you or another approver), so nothing was changed.',
     status: 409,
   },
   closed: {

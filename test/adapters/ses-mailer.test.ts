@@ -206,6 +206,19 @@ describe('SesMailer', () => {
     },
   );
 
+  it('is built from notifications.email of the configuration', async () => {
+    ses.on(SendEmailCommand).resolves({ MessageId: 'm-3' });
+    const client = new SESv2Client({ region: 'eu-west-1', credentials: { accessKeyId: 'AKID', secretAccessKey: 's' } });
+    const { email } = aliceMessage();
+
+    await SesMailer.fromConfig({ from: 'gatehouse@acme.org', configurationSet: 'approvals' }, client).send({
+      to: alice.email,
+      ...email,
+    });
+
+    expect(sentInput()).toMatchObject({ FromEmailAddress: 'gatehouse@acme.org', ConfigurationSetName: 'approvals' });
+  });
+
   it('refuses to be built without a sender address', () => {
     expect(() => new SesMailer({ fromEmailAddress: ' ' })).toThrow(MailerError);
   });

@@ -33,6 +33,15 @@ export class SesMailer implements Mailer {
     this.client = props.client ?? new SESv2Client({});
   }
 
+  /** A mailer for `notifications.email` of the configuration. */
+  static fromConfig(email: { from: string; configurationSet?: string | undefined }, client?: SESv2Client): SesMailer {
+    return new SesMailer({
+      fromEmailAddress: email.from,
+      ...(email.configurationSet ? { configurationSetName: email.configurationSet } : {}),
+      ...(client ? { client } : {}),
+    });
+  }
+
   async send(message: OutgoingEmail): Promise<{ messageId: string }> {
     if (!ONE_ADDRESS.test(message.to)) {
       throw new MailerError('the recipient is not one email address', undefined, false);
