@@ -188,8 +188,7 @@ export function approvalDecidedMessage(input: ApprovalDecidedMessageInput): Slac
   const lines =
     input.outcome === 'expired'
       ? [
-          `:hourglass: *Expired* ${decidedAt} without a decision ` +
-            `(${input.quorum.received} of ${input.quorum.required} approvals).`,
+          `:hourglass: *Expired* ${decidedAt} without a decision (${quorumText(input.quorum)}).`,
           ...decisionLines(input.decisions),
         ]
       : decisionLines(input.decisions);
@@ -259,9 +258,7 @@ function summaryBlocks(input: ApprovalRequestMessageInput): SlackBlock[] {
   ];
   const purposeLabel = '*Purpose*\n';
   const groups = input.approvalGroups.join(', ') || '—';
-  const quorum =
-    `${input.quorum.received} of ${input.quorum.required} approval${input.quorum.required === 1 ? '' : 's'}` +
-    (input.quorum.everyGroup ? ', every group must approve' : '');
+  const quorum = quorumText(input.quorum) + (input.quorum.everyGroup ? ', every group must approve' : '');
   return [
     { type: 'section', fields: who.slice(0, SLACK_LIMITS.sectionFields) },
     { type: 'section', fields: what },
@@ -337,6 +334,11 @@ function slackDate(value: string | Date): string {
   const seconds = Math.floor(epochMs / 1000);
   const fallback = `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   return `<!date^${seconds}^{date_short_pretty} at {time}|${fallback}>`;
+}
+
+/** "1 of 2 approvals", "0 of 1 approval". */
+function quorumText(quorum: ApprovalQuorumSummary): string {
+  return `${quorum.received} of ${quorum.required} approval${quorum.required === 1 ? '' : 's'}`;
 }
 
 /** 3600 → "1 h", 5400 → "1 h 30 min", 45 → "45 s". */

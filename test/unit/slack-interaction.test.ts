@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { SlackPayloadError, parseSlackInteraction } from '../../shared/slack/interaction.ts';
 import type { SlackPayloadFailureReason } from '../../shared/slack/interaction.ts';
 import { APPROVE_ACTION_ID, DENY_ACTION_ID, approvalRequestMessage } from '../../shared/slack/messages.ts';
+import { signSlackRequest, slackSignatureHeaders, verifySlackSignature } from '../../shared/slack/signature.ts';
 
 const REQUEST_ID = 'req_01JNQ8ZQ5Y3K6W2M4T7V9XBC0D';
 const VERIFICATION_TOKEN = 'Shh_its_a_seekrit_xyzz0WbapA4vBCDEFasx0q6G';
@@ -115,6 +116,24 @@ describe('parseSlackInteraction', () => {
     expect(deny).toBeDefined();
     const payload = blockActions({}, { ...deny, block_id: actions?.block_id });
     expect(parseSlackInteraction(formBody(payload))).toMatchObject({ actionId: DENY_ACTION_ID, requestId: REQUEST_ID });
+  });
+
+  it('parses a body only after it verifies as Slack signs it, and the same body tampered does not verify', () => {
+    const signingSecret = 'interaction-test-signing-secret';
+    const at = new Date('2026-03-02T09:30:12Z');
+    const body = formBody(blockActions());
+    const { headers } = signSlackRequest({ signingSecret, rawBody: body, at });
+
+    const verified = verifySlackSignature({ signingSecret, ...slackSignatureHeaders(headers), rawBody: body, now: at });
+    expect(verified).toEqual({ ok: true });
+    expect(parseSlackInteraction(body).actionId).toBe(APPROVE_ACTION_ID);
+
+    // An attacker swapping Approve for Deny (or the request id) in a captured body breaks the signature.
+    const tampered = body.replace(APPROVE_ACTION_ID, DENY_ACTION_ID);
+    expect(parseSlackInteraction(tampered).actionId).toBe(DENY_ACTION_ID);
+    expect(
+      verifySlackSignature({ signingSecret, ...slackSignatureHeaders(headers), rawBody: tampered, now: at }),
+    ).toEqual({ ok: false, reason: 'mismatch' });
   });
 
   it('takes the team from the user when an org-wide install sends team: null', () => {

@@ -535,6 +535,18 @@ describe('approvalDecidedMessage', () => {
     });
     expect(allText(message)).toContain(`:no_entry: *Denied* <!date^${decidedEpoch}^`);
   });
+
+  it('counts a single required approval in the singular', () => {
+    const message = approvalDecidedMessage({
+      ...base,
+      decidedAt: EXPIRES_AT,
+      quorum: { required: 1, received: 0 },
+      outcome: 'expired',
+      decisions: [],
+    });
+    expect(allText(message)).toContain('without a decision (0 of 1 approval).');
+    expect(allText(message)).toContain('· 0 of 1 approval');
+  });
 });
 
 describe('fallbackText and formatDuration', () => {
