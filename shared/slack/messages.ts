@@ -96,7 +96,10 @@ export interface ApprovalQuorumSummary {
   everyGroup?: boolean;
 }
 
-/** One approver's recorded decision. */
+/**
+ * One approver's recorded decision. Shaped so the approval domain's decision record fits as it is; add the approver's
+ * Slack user id (or name) from config to show who it was.
+ */
 export interface SlackApprovalDecision {
   /** The approver id from config (`approvers.people[].id`). */
   approverId: string;
@@ -107,7 +110,8 @@ export interface SlackApprovalDecision {
   decision: 'approve' | 'deny';
   at: string | Date;
   reason?: string;
-  via?: 'slack' | 'email' | 'local';
+  /** Where the approver answered (the approval domain's `ApprovalChannel`). */
+  channel?: 'slack' | 'email' | 'local' | 'api';
 }
 
 export interface ApprovalRequestMessageInput {
@@ -303,10 +307,15 @@ function ciFields(ci: CiClaims | undefined): SlackMrkdwn[] {
 }
 
 function decisionLines(decisions: SlackApprovalDecision[]): string[] {
-  const via = { slack: ' in Slack', email: ' by email', local: ' in the local inbox' } as const;
+  const where = {
+    slack: ' in Slack',
+    email: ' by email',
+    local: ' in the local inbox',
+    api: ' through the API',
+  } as const;
   return decisions.map((decision) => {
     const verb = decision.decision === 'approve' ? ':white_check_mark: *Approved*' : ':no_entry: *Denied*';
-    const channel = decision.via ? via[decision.via] : '';
+    const channel = decision.channel ? where[decision.channel] : '';
     const reason =
       decision.reason !== undefined && decision.reason.trim().length > 0
         ? `\nReason: ${bounded(oneLineRaw(decision.reason), REASON_MAX)}`

@@ -215,7 +215,7 @@ describe('approvalRequestMessage', () => {
           slackUserId: 'U012AB3CD',
           decision: 'approve',
           at: '2026-03-02T09:31:00Z',
-          via: 'slack',
+          channel: 'slack',
         },
       ],
     });
@@ -447,14 +447,14 @@ describe('approvalDecidedMessage', () => {
           slackUserId: 'U012AB3CD',
           decision: 'approve',
           at: '2026-03-02T09:31:00Z',
-          via: 'slack',
+          channel: 'slack',
         },
         {
           approverId: 'bob',
           name: 'Bob Builder',
           decision: 'approve',
           at: '2026-03-02T09:45:00Z',
-          via: 'email',
+          channel: 'email',
           reason: 'checked the runbook',
         },
       ],
@@ -492,7 +492,7 @@ describe('approvalDecidedMessage', () => {
           slackUserId: 'W0CAROL1',
           decision: 'deny',
           at: '2026-03-02T09:45:00Z',
-          via: 'local',
+          channel: 'local',
           reason: 'not during the freeze',
         },
       ],
@@ -534,6 +534,21 @@ describe('approvalDecidedMessage', () => {
       decisions: [],
     });
     expect(allText(message)).toContain(`:no_entry: *Denied* <!date^${decidedEpoch}^`);
+  });
+
+  it('says where each approver answered', () => {
+    const at = '2026-03-02T09:45:00Z';
+    const message = approvalDecidedMessage({
+      ...base,
+      quorum: { required: 2, received: 2 },
+      outcome: 'approved',
+      decisions: [
+        { approverId: 'dana', decision: 'approve', at, channel: 'api' },
+        { approverId: 'erin', decision: 'approve', at },
+      ],
+    });
+    expect(allText(message)).toContain('*Approved* by dana through the API <!date^');
+    expect(allText(message)).toContain('*Approved* by erin <!date^');
   });
 
   it('counts a single required approval in the singular', () => {
