@@ -96,10 +96,7 @@ export interface ApprovalQuorumSummary {
   everyGroup?: boolean;
 }
 
-/**
- * One approver's recorded decision. Shaped so the approval domain's decision record fits as it is; add the approver's
- * Slack user id (or name) from config to show who it was.
- */
+/** One approver's recorded decision, with the Slack user id (or name) from config to show who it was. */
 export interface SlackApprovalDecision {
   /** The approver id from config (`approvers.people[].id`). */
   approverId: string;
@@ -111,7 +108,7 @@ export interface SlackApprovalDecision {
   at: string | Date;
   reason?: string;
   /** Where the approver answered (the approval domain's `ApprovalChannel`). */
-  channel?: 'slack' | 'email' | 'local' | 'api';
+  via?: 'slack' | 'email' | 'local' | 'api';
 }
 
 export interface ApprovalRequestMessageInput {
@@ -315,7 +312,7 @@ function decisionLines(decisions: SlackApprovalDecision[]): string[] {
   } as const;
   return decisions.map((decision) => {
     const verb = decision.decision === 'approve' ? ':white_check_mark: *Approved*' : ':no_entry: *Denied*';
-    const channel = decision.channel ? where[decision.channel] : '';
+    const channel = decision.via ? where[decision.via] : '';
     const reason =
       decision.reason !== undefined && decision.reason.trim().length > 0
         ? `\nReason: ${bounded(oneLineRaw(decision.reason), REASON_MAX)}`

@@ -215,7 +215,7 @@ describe('approvalRequestMessage', () => {
           slackUserId: 'U012AB3CD',
           decision: 'approve',
           at: '2026-03-02T09:31:00Z',
-          channel: 'slack',
+          via: 'slack',
         },
       ],
     });
@@ -447,14 +447,14 @@ describe('approvalDecidedMessage', () => {
           slackUserId: 'U012AB3CD',
           decision: 'approve',
           at: '2026-03-02T09:31:00Z',
-          channel: 'slack',
+          via: 'slack',
         },
         {
           approverId: 'bob',
           name: 'Bob Builder',
           decision: 'approve',
           at: '2026-03-02T09:45:00Z',
-          channel: 'email',
+          via: 'email',
           reason: 'checked the runbook',
         },
       ],
@@ -492,7 +492,7 @@ describe('approvalDecidedMessage', () => {
           slackUserId: 'W0CAROL1',
           decision: 'deny',
           at: '2026-03-02T09:45:00Z',
-          channel: 'local',
+          via: 'local',
           reason: 'not during the freeze',
         },
       ],
@@ -543,7 +543,7 @@ describe('approvalDecidedMessage', () => {
       quorum: { required: 2, received: 2 },
       outcome: 'approved',
       decisions: [
-        { approverId: 'dana', decision: 'approve', at, channel: 'api' },
+        { approverId: 'dana', decision: 'approve', at, via: 'api' },
         { approverId: 'erin', decision: 'approve', at },
       ],
     });
