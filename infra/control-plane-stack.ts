@@ -12,7 +12,7 @@ import {
   type IResource,
   type Method,
 } from 'aws-cdk-lib/aws-apigateway';
-import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -24,7 +24,13 @@ import { CfnLoggingConfiguration, CfnWebACL, CfnWebACLAssociation } from 'aws-cd
 import type { Construct } from 'constructs';
 import type { ClusterConfig } from '../shared/config/schema.ts';
 import type { InfraConfig } from './config.ts';
-import { GatehouseFunction, type TableAccess } from './constructs/gatehouse-function.ts';
+import { ApprovalSecrets } from './constructs/approval-secrets.ts';
+import {
+  GatehouseFunction,
+  METRICS_NAMESPACE,
+  SERVICE_NAME,
+  type TableAccess,
+} from './constructs/gatehouse-function.ts';
 import { SlotRoleTrust } from './constructs/slot-role-trust.ts';
 import { EVENTS_BY_TIME_INDEX } from './stateful-stack.ts';
 
@@ -48,6 +54,11 @@ export const FUNCTION_NAMES = [
   'healthz',
   'lifecycle-grant',
   'lifecycle-revoke',
+  'approval-notify',
+  'approval-close',
+  'approval-slack',
+  'approval-link-page',
+  'approval-link-decide',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
@@ -61,13 +72,37 @@ export interface ControlPlaneStackProps extends StackProps {
   readonly idempotencyTable: ITable;
   /** Where the handler files are. @default `<projectRoot>/functions` */
   readonly functionsDir?: string;
-  /** The lifecycle ASL, with `${GrantFunctionArn}` and `${RevokeFunctionArn}`. @default `<projectRoot>/state-machines/access-lifecycle.asl.json` */
+  /**
+   * The lifecycle ASL, with `${GrantFunctionArn}`, `${RevokeFunctionArn}`, `${NotifyFunctionArn}` and
+   * `${CloseApprovalFunctionArn}`. @default `<projectRoot>/state-machines/access-lifecycle.asl.json`
+   */
   readonly lifecycleDefinitionFile?: string;
   /** Stage throttling. @default { rateLimit: 50, burstLimit: 100 } */
   readonly throttling?: { readonly rateLimit: number; readonly burstLimit: number };
   /** @default RetentionDays.ONE_YEAR */
   readonly logRetention?: RetentionDays;
+  /** How often the approval link key rotates. @default Duration.days(30) */
+  readonly linkKeyRotationInterval?: Duration;
 }
+
+/** The API's one stage. */
+export const STAGE_NAME = 'live';
+
+/** The approval secrets, by the name a function spec uses. */
+type SecretName = 'slackSigningSecret' | 'slackBotToken' | 'linkKey';
+
+/** Each secret's environment variable: the handlers read exactly these names. */
+const SECRET_VARIABLES: Record<SecretName, string> = {
+  slackSigningSecret: 'SLACK_SIGNING_SECRET_SECRET_ARN',
+  slackBotToken: 'SLACK_BOT_TOKEN_SECRET_ARN',
+  linkKey: 'APPROVAL_LINK_KEY_SECRET_ARN',
+};
+
+/** The custom metrics the approval functions emit (Powertools, namespace Gatehouse, dimension service). */
+export const APPROVAL_METRICS = {
+  notificationFailed: 'NotificationFailed',
+  approvalExpired: 'ApprovalExpired',
+} as const;
 
 interface FunctionSpec {
   description: string;
@@ -76,6 +111,12 @@ interface FunctionSpec {
   changesAccessEntries?: boolean;
   reservedConcurrency: number;
   timeout?: Duration;
+  /** Secrets it reads, each bound to its variable in SECRET_VARIABLES. */
+  secrets?: readonly SecretName[];
+  /** Answers the lifecycle's approval task tokens (SendTaskSuccess/SendTaskFailure). */
+  answersTaskTokens?: boolean;
+  /** Sends approval emails through SES from `notifications.email.from`, when configured. */
+  sendsEmail?: boolean;
 }
 
 const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
@@ -124,6 +165,42 @@ const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
     reservedConcurrency: 10,
     timeout: Duration.seconds(30),
   },
+  'approval-notify': {
+    description:
+      'Step Functions callback task: open the approval with its task token, notify approvers by Slack and email',
+    tables: { events: 'append', state: 'readWrite' },
+    secrets: ['slackBotToken', 'linkKey'],
+    sendsEmail: true,
+    reservedConcurrency: 10,
+    timeout: Duration.seconds(30),
+  },
+  'approval-close': {
+    description: 'Step Functions task: close an approval that expired or failed, and its request',
+    tables: { events: 'append', state: 'readWrite' },
+    reservedConcurrency: 5,
+    timeout: Duration.seconds(20),
+  },
+  'approval-slack': {
+    description: 'POST /v1/approvals/slack: verify the Slack signature, record the decision, answer the task token',
+    tables: { events: 'append', state: 'readWrite' },
+    secrets: ['slackSigningSecret', 'slackBotToken'],
+    answersTaskTokens: true,
+    reservedConcurrency: 10,
+  },
+  'approval-link-page': {
+    description: 'GET /v1/approvals/{approvalId}: check the signed email link, show the confirmation page',
+    tables: { events: 'append', state: 'read' },
+    secrets: ['linkKey'],
+    reservedConcurrency: 10,
+  },
+  'approval-link-decide': {
+    description:
+      'POST /v1/approvals/{approvalId}: check the signed email link, record the decision, answer the task token',
+    tables: { events: 'append', state: 'readWrite' },
+    secrets: ['linkKey', 'slackBotToken'],
+    answersTaskTokens: true,
+    reservedConcurrency: 10,
+  },
 };
 
 /** The AWS partition of a region (the config's region pattern admits the commercial, GovCloud and China regions). */
@@ -151,6 +228,10 @@ export class ControlPlaneStack extends Stack {
   /** Per Gatehouse cluster name, its slot roles. */
   readonly slotRoles: Record<string, Role[]>;
   readonly alarmTopic: Topic;
+  /** The Slack signing secret, the Slack bot token and the approval link key. */
+  readonly approvalSecrets: ApprovalSecrets;
+  /** Secrets Manager's rotation function of the approval link key. */
+  readonly linkKeyRotation: GatehouseFunction;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -231,14 +312,97 @@ export class ControlPlaneStack extends Stack {
       }
     }
 
+    this.linkKeyRotation = new GatehouseFunction(this, 'RotateApprovalLinkKey', {
+      entry: join(props.projectRoot, 'infra/handlers/rotate-approval-link-key.ts'),
+      description: 'Secrets Manager rotation of the approval link key: a new random key becomes AWSCURRENT',
+      projectRoot: props.projectRoot,
+      config: { bundle: props.config.bundle },
+      logKey: props.key,
+      logRetention,
+      reservedConcurrentExecutions: 1,
+      timeout: Duration.seconds(30),
+    });
+    this.approvalSecrets = new ApprovalSecrets(this, 'ApprovalSecrets', {
+      key: props.key,
+      linkKeyRotation: this.linkKeyRotation.function,
+      ...(props.linkKeyRotationInterval ? { linkKeyRotationInterval: props.linkKeyRotationInterval } : {}),
+    });
+    this.bindLinkKeyRotation();
+    for (const name of FUNCTION_NAMES) {
+      for (const secret of FUNCTIONS[name].secrets ?? []) {
+        this.functions[name].bindSecret(SECRET_VARIABLES[secret], this.approvalSecrets[secret]);
+      }
+    }
+    const email = config.notifications.email;
+    if (email) {
+      for (const name of FUNCTION_NAMES.filter((n) => FUNCTIONS[n].sendsEmail)) {
+        this.functions[name].addToPolicy(
+          new PolicyStatement({
+            sid: 'SendApprovalEmails',
+            actions: ['ses:SendEmail'],
+            resources: sesSendResources(this, email.from, email.configurationSet),
+          }),
+        );
+      }
+    }
+
     this.stateMachine = this.lifecycleStateMachine(props, logRetention);
     this.functions['create-access-request'].bindStateMachineStart(
       'LIFECYCLE_STATE_MACHINE_ARN',
       this.stateMachine.stateMachineArn,
     );
+    for (const name of FUNCTION_NAMES.filter((n) => FUNCTIONS[n].answersTaskTokens)) {
+      this.functions[name].bindTaskCallbacks('LIFECYCLE_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+    }
 
     this.api = this.restApi(props, logRetention);
+    // Links in approval emails point at the public URL when one is configured (a custom domain), else at the stage. The
+    // stage URL is built from the API id, not `api.url`: that references the stage, which depends (through the methods,
+    // create-access-request and the state machine) on approval-notify itself.
+    this.functions['approval-notify'].function.addEnvironment(
+      'API_BASE_URL',
+      config.notifications.publicApiUrl ??
+        `https://${this.api.restApiId}.execute-api.${this.region}.${this.urlSuffix}/${STAGE_NAME}/`,
+    );
     this.alarmTopic = this.alarms(props.key);
+  }
+
+  /** The rotation function may change only the link key's versions, and use the key only through Secrets Manager. */
+  private bindLinkKeyRotation(): void {
+    const { linkKey } = this.approvalSecrets;
+    const rotation = this.linkKeyRotation;
+    rotation.addToPolicy(
+      new PolicyStatement({
+        sid: 'RotateLinkKey',
+        actions: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        resources: [linkKey.secretArn],
+      }),
+    );
+    rotation.addToPolicy(
+      new PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [linkKey.encryptionKey!.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${this.region}.amazonaws.com` } },
+      }),
+    );
+    Validations.of(rotation.function).acknowledge(
+      {
+        id: 'HIPAA.Security-LambdaDLQ',
+        reason:
+          'Secrets Manager invokes rotation steps itself and records a failed step (the version stays AWSPENDING, the next rotation retries); a dead-letter queue would hold nothing Secrets Manager does not already report, and the errors alarm pages the operator.',
+      },
+      {
+        id: 'Serverless-LambdaDLQ',
+        reason:
+          'Secrets Manager invokes rotation steps itself and retries a failed rotation; the errors alarm pages the operator.',
+      },
+    );
+    acknowledgeRuntimeAndNetwork(rotation);
   }
 
   private lifecycleStateMachine(props: ControlPlaneStackProps, retention: RetentionDays): StateMachine {
@@ -249,6 +413,8 @@ export class ControlPlaneStack extends Stack {
       encryptionKey: props.key,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    const notify = this.functions['approval-notify'].function;
+    const close = this.functions['approval-close'].function;
     const role = new Role(this, 'LifecycleRole', { assumedBy: new ServicePrincipal('states.amazonaws.com') });
     const policy = new ManagedPolicy(this, 'LifecyclePolicy', {
       roles: [role],
@@ -256,7 +422,7 @@ export class ControlPlaneStack extends Stack {
         new PolicyStatement({
           sid: 'InvokeTaskFunctions',
           actions: ['lambda:InvokeFunction'],
-          resources: [grant.functionArn, revoke.functionArn],
+          resources: [grant.functionArn, revoke.functionArn, notify.functionArn, close.functionArn],
         }),
         // Step Functions log delivery and X-Ray: neither supports resource-level permissions
         // (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html#cloudwatch-iam-policy).
@@ -283,7 +449,7 @@ export class ControlPlaneStack extends Stack {
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'Only CloudWatch Logs vended-log delivery (logs:*LogDelivery*, *ResourcePolic*, DescribeLogGroups) and X-Ray actions use Resource "*": AWS documents that these do not support resource-level permissions. Lambda invocation names the two task functions.',
+        'Only CloudWatch Logs vended-log delivery (logs:*LogDelivery*, *ResourcePolic*, DescribeLogGroups) and X-Ray actions use Resource "*": AWS documents that these do not support resource-level permissions. Lambda invocation names the four task functions.',
     });
     const stateMachine = new StateMachine(this, 'Lifecycle', {
       stateMachineType: StateMachineType.STANDARD,
@@ -291,7 +457,12 @@ export class ControlPlaneStack extends Stack {
       definitionBody: DefinitionBody.fromFile(
         props.lifecycleDefinitionFile ?? join(props.projectRoot, 'state-machines/access-lifecycle.asl.json'),
       ),
-      definitionSubstitutions: { GrantFunctionArn: grant.functionArn, RevokeFunctionArn: revoke.functionArn },
+      definitionSubstitutions: {
+        GrantFunctionArn: grant.functionArn,
+        RevokeFunctionArn: revoke.functionArn,
+        NotifyFunctionArn: notify.functionArn,
+        CloseApprovalFunctionArn: close.functionArn,
+      },
       role: role.withoutPolicyUpdates(),
       logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
@@ -313,7 +484,7 @@ export class ControlPlaneStack extends Stack {
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {
-        stageName: 'live',
+        stageName: STAGE_NAME,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields({
           caller: true,
@@ -368,7 +539,7 @@ export class ControlPlaneStack extends Stack {
       resource: IResource,
       method: string,
       fn: FunctionName,
-      options: { pathParameters?: string[]; jsonBody?: boolean } = {},
+      options: { pathParameters?: string[]; jsonBody?: boolean; authentication?: string } = {},
     ) => {
       const created = resource.addMethod(method, new LambdaIntegration(this.functions[fn].function), {
         requestValidator: validator,
@@ -377,7 +548,7 @@ export class ControlPlaneStack extends Stack {
         ),
         ...(options.jsonBody ? { requestModels: { 'application/json': jsonObject } } : {}),
       });
-      acknowledgeHandlerAuthentication(created);
+      acknowledgeHandlerAuthentication(created, options.authentication);
     };
     const v1 = api.root.addResource('v1');
     const requests = v1.addResource('access-requests');
@@ -389,6 +560,19 @@ export class ControlPlaneStack extends Stack {
       pathParameters: ['id'],
     });
     route(api.root.addResource('healthz'), 'GET', 'healthz');
+    // Approver callbacks: Slack posts form-encoded interactions, email links post an HTML form; neither is JSON, and
+    // each handler authenticates the request from what Slack or the link signed.
+    const approvals = v1.addResource('approvals');
+    route(approvals.addResource('slack'), 'POST', 'approval-slack', { authentication: SLACK_AUTHENTICATION });
+    const approval = approvals.addResource('{approvalId}');
+    route(approval, 'GET', 'approval-link-page', {
+      pathParameters: ['approvalId'],
+      authentication: LINK_AUTHENTICATION,
+    });
+    route(approval, 'POST', 'approval-link-decide', {
+      pathParameters: ['approvalId'],
+      authentication: LINK_AUTHENTICATION,
+    });
 
     this.webAcl(api, props.key, retention);
     return api;
@@ -473,6 +657,29 @@ export class ControlPlaneStack extends Stack {
       this.stateMachine.metricFailed({ period: Duration.minutes(5) }),
       'access-lifecycle: failed executions (a grant may not have been revoked)',
     );
+    const approvalMetric = (metricName: string) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: SERVICE_NAME },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      });
+    alarm(
+      'NotificationFailed',
+      approvalMetric(APPROVAL_METRICS.notificationFailed),
+      'approval-notify: an approver could not be notified by Slack or email (a request may wait without anyone seeing it)',
+    );
+    alarm(
+      'ApprovalExpired',
+      approvalMetric(APPROVAL_METRICS.approvalExpired),
+      'approval-close: an approval expired because the approvers did not answer before the timeout (check that notifications arrive and that the approver groups are staffed)',
+    );
+    alarm(
+      'RotateApprovalLinkKeyErrors',
+      this.linkKeyRotation.function.metricErrors({ period: Duration.minutes(5) }),
+      'rotate-approval-link-key: a rotation step failed (the link key stays as it was)',
+    );
     alarm(
       'LifecycleTimedOut',
       this.stateMachine.metricTimedOut({ period: Duration.minutes(5) }),
@@ -503,10 +710,15 @@ function acknowledgeSynchronousInvocation(fn: GatehouseFunction): void {
     'Invoked only synchronously (API Gateway Lambda proxy or a Step Functions task): a dead-letter queue applies to asynchronous invocations and would never receive anything; failures return to the caller, which retries (Step Functions Retry) or reports the error.';
   Validations.of(fn.function).acknowledge({ id: 'HIPAA.Security-LambdaDLQ', reason });
   Validations.of(fn.function).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
+  acknowledgeRuntimeAndNetwork(fn);
+}
+
+/** The runtime is pinned on purpose and the function reaches AWS APIs only. */
+function acknowledgeRuntimeAndNetwork(fn: GatehouseFunction): void {
   Validations.of(fn.function).acknowledge({
     id: 'HIPAA.Security-LambdaInsideVPC',
     reason:
-      'The function calls only AWS regional APIs (DynamoDB, STS, EKS, Step Functions, KMS) over TLS with SigV4 and reaches no private network resource or cluster endpoint; a VPC would add NAT or endpoints without shrinking what it can reach.',
+      'The function calls only AWS regional APIs (DynamoDB, STS, EKS, Step Functions, KMS, Secrets Manager, SES) over TLS with SigV4 and, for approvals, Slack\u2019s public Web API over TLS; it reaches no private network resource or cluster endpoint, so a VPC would add NAT or endpoints without shrinking what it can reach.',
   });
   const runtime =
     'Pinned to nodejs22.x: the bundle targets node22 and CI tests on it; moving to a newer runtime is a deliberate upgrade with its own test run, not a silent change at deploy.';
@@ -514,11 +726,31 @@ function acknowledgeSynchronousInvocation(fn: GatehouseFunction): void {
   Validations.of(fn.function).acknowledge({ id: 'Serverless-LambdaLatestVersion', reason: runtime });
 }
 
-function acknowledgeHandlerAuthentication(method: Method): void {
-  const reason =
-    'The handler authenticates every request itself from the OIDC bearer token (issuer, audience, expiry, asymmetric signature against the issuer\u2019s JWKS; DESIGN.md section 2.1): CI jobs have no Cognito or IAM identity, and /healthz is deliberately public.';
+const BEARER_AUTHENTICATION =
+  'The handler authenticates every request itself from the OIDC bearer token (issuer, audience, expiry, asymmetric signature against the issuer\u2019s JWKS; DESIGN.md section 2.1): CI jobs have no Cognito or IAM identity, and /healthz is deliberately public.';
+const SLACK_AUTHENTICATION =
+  'Slack calls this interactivity endpoint with no AWS, Cognito or OAuth identity; the handler authenticates every request by Slack\u2019s X-Slack-Signature (HMAC-SHA256 of the raw body with the signing secret, constant-time compare, timestamp within five minutes) and maps the Slack user to an approver before anything is decided.';
+const LINK_AUTHENTICATION =
+  'An approver opens this from an email on any device, with no AWS or Cognito identity: the signed link is the credential (HMAC-SHA256 bound to the link, request and approver, expiring, single use), checked by the handler on GET and again on the deciding POST; a bad link decides nothing and is audited.';
+
+function acknowledgeHandlerAuthentication(method: Method, reason: string = BEARER_AUTHENTICATION): void {
   Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason });
   Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason });
+}
+
+/**
+ * What `ses:SendEmail` is authorised against: the sender's address identity and its domain identity (SES checks
+ * whichever the sender is verified as), and the configuration set when messages name one
+ * (https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html).
+ */
+export function sesSendResources(stack: Stack, from: string, configurationSet?: string): string[] {
+  const domain = from.slice(from.lastIndexOf('@') + 1);
+  const arn = (resource: string, resourceName: string) => stack.formatArn({ service: 'ses', resource, resourceName });
+  return [
+    arn('identity', from),
+    arn('identity', domain),
+    ...(configurationSet ? [arn('configuration-set', configurationSet)] : []),
+  ];
 }
 
 function pascal(name: string): string {

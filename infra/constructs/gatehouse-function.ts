@@ -6,10 +6,17 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type BundlingOptions, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+
+/** The Powertools service name of every function: the `service` dimension of its custom metrics. */
+export const SERVICE_NAME = 'gatehouse';
+
+/** The CloudWatch namespace of the functions' custom metrics (Powertools Metrics). */
+export const METRICS_NAMESPACE = 'Gatehouse';
 
 /** Where the configuration file lands inside every bundle, and so the value of `GATEHOUSE_CONFIG`. */
 export const BUNDLED_CONFIG_PATH = '/var/task/gatehouse.config.json';
@@ -137,7 +144,7 @@ export class GatehouseFunction extends Construct {
     Validations.of(this.policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'Only xray:PutTraceSegments and xray:PutTelemetryRecords use Resource "*": X-Ray defines no resource types, so they cannot be scoped. Every other statement names its resources.',
+        'xray:PutTraceSegments and xray:PutTelemetryRecords use Resource "*": X-Ray defines no resource types, so they cannot be scoped. Any other statement on "*" is acknowledged beside it with its own reason (addToPolicyOnAnyResource); the rest name their resources.',
     });
     // Grants that CDK constructs would add on their own go nowhere: every permission is written into `policy` here.
     this.role = role.withoutPolicyUpdates();
@@ -177,8 +184,8 @@ export class GatehouseFunction extends Construct {
       depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
       environment: {
         GATEHOUSE_CONFIG: BUNDLED_CONFIG_PATH,
-        POWERTOOLS_SERVICE_NAME: 'gatehouse',
-        POWERTOOLS_METRICS_NAMESPACE: 'Gatehouse',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
@@ -235,6 +242,52 @@ export class GatehouseFunction extends Construct {
         }),
       );
     }
+    return this;
+  }
+
+  /**
+   * Sets `variable` to the secret's ARN and allows reading its value (every version stage: a verifier may read AWSCURRENT
+   * and AWSPREVIOUS) and decrypting it with its key, only through Secrets Manager.
+   */
+  bindSecret(variable: string, secret: ISecret): this {
+    this.function.addEnvironment(variable, secret.secretArn);
+    this.policy.addStatements(
+      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secret.secretArn] }),
+    );
+    if (secret.encryptionKey) {
+      this.policy.addStatements(
+        new PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [secret.encryptionKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
+    }
+    return this;
+  }
+
+  /**
+   * Sets `variable` to the state machine's ARN (for logs and for telling its task tokens apart) and allows answering its
+   * callback tasks. `states:SendTaskSuccess` and `states:SendTaskFailure` define no resource types in the Service
+   * Authorization Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html),
+   * so the statement is on Resource "*" and acknowledged here with that reason.
+   */
+  bindTaskCallbacks(variable: string, stateMachineArn: string): this {
+    this.function.addEnvironment(variable, stateMachineArn);
+    return this.addToPolicyOnAnyResource(
+      new PolicyStatement({
+        sid: 'AnswerTaskTokens',
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: ['*'],
+      }),
+      'states:SendTaskSuccess and states:SendTaskFailure use Resource "*": the Service Authorization Reference lists no resource type for them (a task token, not an ARN, names the task), so they cannot be scoped to the lifecycle state machine. A token is an unguessable value the backend keeps in DynamoDB and never returns to a client; without one, these actions do nothing.',
+    );
+  }
+
+  /** Adds a statement on Resource "*" with the reason it cannot be scoped, acknowledged beside the policy. */
+  addToPolicyOnAnyResource(statement: PolicyStatement, reason: string): this {
+    this.policy.addStatements(statement);
+    Validations.of(this.policy).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason });
     return this;
   }
 
