@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../infra/app.ts';
 import { EKS_GRANT_ACTIONS, FUNCTION_NAMES } from '../../infra/control-plane-stack.ts';
 import { loadBundledConfig } from '../../shared/adapters/fs/bundled-config.ts';
 import { buildTestApp, TEST_CONFIG, type TestApp } from './support.ts';
@@ -29,11 +30,24 @@ const policyOf = (name: (typeof FUNCTION_NAMES)[number]) =>
 const actionsOf = (statements: Array<Record<string, Json>>) => statements.flatMap((s) => [s.Action].flat());
 
 describe('ControlPlaneStack functions', () => {
-  it('pins runtime, architecture, tracing, memory, timeout and reserved concurrency on all seven functions', () => {
+  it('pins runtime, architecture, tracing, memory, timeout and reserved concurrency on all twelve handlers and the rotation function', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(7);
+    expect(functions).toHaveLength(FUNCTION_NAMES.length + 1);
+    expect(FUNCTION_NAMES).toHaveLength(12);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        MemorySize: 512,
+      });
+      expect(fn.Properties.Timeout).toBeGreaterThanOrEqual(10);
+      expect(fn.Properties.ReservedConcurrentExecutions).toBeGreaterThan(0);
+      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+    }
+    for (const name of FUNCTION_NAMES) {
+      const fn = resources[logicalId(app.controlPlane.functions[name].function)]!;
+      expect(fn.Properties, name).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
         TracingConfig: { Mode: 'Active' },
@@ -49,21 +63,27 @@ describe('ControlPlaneStack functions', () => {
           },
         },
       });
-      expect(fn.Properties.Timeout).toBeGreaterThanOrEqual(10);
-      expect(fn.Properties.ReservedConcurrentExecutions).toBeGreaterThan(0);
-      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
     }
   });
 
-  it('gives only create-access-request the idempotency table and the state machine ARN', () => {
+  it('gives only create-access-request the idempotency table and the right to start executions', () => {
     for (const name of FUNCTION_NAMES) {
       const variables =
         resources[logicalId(app.controlPlane.functions[name].function)]!.Properties.Environment.Variables;
       const only = name === 'create-access-request';
       expect('IDEMPOTENCY_TABLE' in variables, name).toBe(only);
-      expect('LIFECYCLE_STATE_MACHINE_ARN' in variables, name).toBe(only);
       expect(JSON.stringify(policyOf(name)).includes('IdempotencyTable'), name).toBe(only);
       expect(actionsOf(policyOf(name)).includes('states:StartExecution'), name).toBe(only);
+    }
+  });
+
+  it('gives the state machine ARN to the function that starts executions and to the two that answer task tokens', () => {
+    const machine = { Ref: logicalId(app.controlPlane.stateMachine) };
+    const withArn = ['create-access-request', 'approval-slack', 'approval-link-decide'];
+    for (const name of FUNCTION_NAMES) {
+      const variables =
+        resources[logicalId(app.controlPlane.functions[name].function)]!.Properties.Environment.Variables;
+      expect(variables.LIFECYCLE_STATE_MACHINE_ARN, name).toEqual(withArn.includes(name) ? machine : undefined);
     }
   });
 
@@ -192,16 +212,37 @@ describe('ControlPlaneStack EKS permissions', () => {
 });
 
 describe('ControlPlaneStack API', () => {
-  it('routes the five v1 paths to their functions with Lambda proxy integration and no API Gateway authorizer', () => {
+  it('routes the eight methods to their functions with Lambda proxy integration and no API Gateway authorizer', () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST']);
+    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual([
+      'GET',
+      'GET',
+      'GET',
+      'POST',
+      'POST',
+      'POST',
+      'POST',
+      'POST',
+    ]);
     for (const [, method] of methods) {
       expect(method.Properties.AuthorizationType).toBe('NONE');
       expect(method.Properties.Integration.Type).toBe('AWS_PROXY');
     }
     const paths = ofType('AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart);
     expect(paths.sort()).toEqual(
-      ['access-requests', 'grants', 'healthz', 'revoke', 'token', 'v1', '{id}', '{id}'].sort(),
+      [
+        'access-requests',
+        'approvals',
+        'grants',
+        'healthz',
+        'revoke',
+        'slack',
+        'token',
+        'v1',
+        '{approvalId}',
+        '{id}',
+        '{id}',
+      ].sort(),
     );
   });
 
@@ -249,19 +290,36 @@ describe('ControlPlaneStack lifecycle state machine', () => {
     const group = machine.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn;
     const groupId = group['Fn::GetAtt'][0] as string;
     expect(resources[groupId]!.Properties.KmsKeyId).toBeDefined();
+    const arnOf = (name: (typeof FUNCTION_NAMES)[number]) => ({
+      'Fn::GetAtt': [logicalId(app.controlPlane.functions[name].function), 'Arn'],
+    });
     expect(machine.Properties.DefinitionSubstitutions).toEqual({
-      GrantFunctionArn: { 'Fn::GetAtt': [logicalId(app.controlPlane.functions['lifecycle-grant'].function), 'Arn'] },
-      RevokeFunctionArn: { 'Fn::GetAtt': [logicalId(app.controlPlane.functions['lifecycle-revoke'].function), 'Arn'] },
+      GrantFunctionArn: arnOf('lifecycle-grant'),
+      RevokeFunctionArn: arnOf('lifecycle-revoke'),
+      NotifyFunctionArn: arnOf('approval-notify'),
+      CloseApprovalFunctionArn: arnOf('approval-close'),
     });
   });
 
-  it('may invoke only the two task functions', () => {
+  it('uses every substitution the fixture ASL names, in the places the real ASL uses them', () => {
+    const asl = JSON.parse(readFileSync(join(PROJECT_ROOT, 'test/infra/fixtures/access-lifecycle.asl.json'), 'utf8'));
+    expect(asl.States.RequestApproval).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: { FunctionName: '${NotifyFunctionArn}', Payload: { 'taskToken.$': '$$.Task.Token' } },
+    });
+    expect(asl.States.ExpireApproval.Resource).toBe('${CloseApprovalFunctionArn}');
+    const [[, machine]] = ofType('AWS::StepFunctions::StateMachine') as [[string, Resource]];
+    const used = [...JSON.stringify(asl).matchAll(/\$\{(\w+)\}/g)].map((match) => match[1]);
+    expect(new Set(used)).toEqual(new Set(Object.keys(machine.Properties.DefinitionSubstitutions)));
+  });
+
+  it('may invoke only the four task functions', () => {
     const policy = app.controlPlane.node.findChild('LifecyclePolicy') as never;
     const statements = resources[logicalId(policy)]!.Properties.PolicyDocument.Statement as Array<Record<string, Json>>;
     const invoke = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('lambda:')));
     expect(invoke).toHaveLength(1);
     expect(invoke[0]!.Resource).toEqual(
-      ['lifecycle-grant', 'lifecycle-revoke'].map((name) => ({
+      ['lifecycle-grant', 'lifecycle-revoke', 'approval-notify', 'approval-close'].map((name) => ({
         'Fn::GetAtt': [logicalId(app.controlPlane.functions[name as 'lifecycle-grant'].function), 'Arn'],
       })),
     );
@@ -272,8 +330,8 @@ describe('ControlPlaneStack alarms', () => {
   it('alarms on errors and throttles of every function, API 5XX and failed executions, to an encrypted SSL-only topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const metrics = alarms.map((a) => `${a.Namespace}/${a.MetricName}`);
-    expect(metrics.filter((m) => m === 'AWS/Lambda/Errors')).toHaveLength(7);
-    expect(metrics.filter((m) => m === 'AWS/Lambda/Throttles')).toHaveLength(7);
+    expect(metrics.filter((m) => m === 'AWS/Lambda/Errors')).toHaveLength(FUNCTION_NAMES.length + 1);
+    expect(metrics.filter((m) => m === 'AWS/Lambda/Throttles')).toHaveLength(FUNCTION_NAMES.length);
     expect(metrics).toContain('AWS/ApiGateway/5XXError');
     expect(metrics).toContain('AWS/States/ExecutionsFailed');
     const topicId = logicalId(app.controlPlane.alarmTopic);

@@ -34,6 +34,7 @@ export const TEST_CONFIG = {
     },
   ],
   policies: { files: ['policies/access.cedar'] },
+  notifications: { email: { from: 'approvals@acme.example', configurationSet: 'gatehouse-approvals' } },
 };
 
 export function writeTestConfig(config: unknown = TEST_CONFIG): string {
@@ -51,9 +52,9 @@ export interface TestApp {
   controlPlane: ControlPlaneStack;
 }
 
-/** The Gatehouse app as `cdk synth` builds it, on the test config, with fixture handlers and a fixture ASL. */
-export function buildTestApp(): TestApp {
-  const app = new App({ context: { 'gatehouse:config': writeTestConfig() } });
+/** The Gatehouse app as `cdk synth` builds it, on the test config (or `config`), with fixture handlers and a fixture ASL. */
+export function buildTestApp(config: unknown = TEST_CONFIG): TestApp {
+  const app = new App({ context: { 'gatehouse:config': writeTestConfig(config) } });
   buildApp(app, {
     controlPlane: {
       functionsDir: join(FIXTURES, 'functions'),
