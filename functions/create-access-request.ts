@@ -1,4 +1,7 @@
-/** POST /v1/access-requests: authenticate, validate, decide with Cedar, grant now, answer with the first credential. */
+/**
+ * POST /v1/access-requests: authenticate, validate, decide with Cedar; grant now and answer 201 with the first credential,
+ * or answer 202 while the approvers are asked.
+ */
 import { accessRequestBodySchema } from '#shared/access/request-schema.ts';
 import { eksAccessEntries, sfnLifecycleScheduler, stsTokenMinter } from './lib/aws-adapters.ts';
 import { apiHandler, json, parseJsonBody } from './lib/http.ts';
@@ -12,23 +15,37 @@ export const handler = apiHandler(
       parseJsonBody(event, accessRequestBodySchema(api), api.maxBodyBytes),
     );
     const key = event.headers['idempotency-key'];
-    const granted = key
+    const outcome = key
       ? await requestAccessOnce(runtime, context, principal, key, body)
       : await runtime.service.requestAccess(principal, body);
-    const credential = await runtime.service.issueToken(principal, granted.requestId);
-    const self = `/v1/access-requests/${granted.requestId}`;
+    const self = `/v1/access-requests/${outcome.requestId}`;
+    if (outcome.status === 'pending') {
+      return json(
+        202,
+        {
+          id: outcome.requestId,
+          status: 'pending',
+          approvalGroups: outcome.approvalGroups,
+          approvalExpiresAt: outcome.approvalExpiresAt,
+          pollUrl: self,
+          links: { self, token: `${self}/token` },
+        },
+        { Location: self },
+      );
+    }
+    const credential = await runtime.service.issueToken(principal, outcome.requestId);
     return json(
       201,
       {
-        id: granted.requestId,
+        id: outcome.requestId,
         status: 'granted',
-        grantId: granted.grantId,
-        cluster: granted.cluster,
-        namespaces: granted.namespaces,
-        access: granted.access,
-        expiresAt: granted.expiresAt,
+        grantId: outcome.grantId,
+        cluster: outcome.cluster,
+        namespaces: outcome.namespaces,
+        access: outcome.access,
+        expiresAt: outcome.expiresAt,
         credential,
-        links: { self, token: `${self}/token`, revoke: `/v1/grants/${granted.grantId}/revoke` },
+        links: { self, token: `${self}/token`, revoke: `/v1/grants/${outcome.grantId}/revoke` },
       },
       { Location: self },
     );

@@ -1,7 +1,11 @@
-/** Step Functions task "Grant": re-asserts an active grant's access entry and policy association (idempotent). */
+/** Step Functions task "Grant": re-asserts an auto-granted request's access entry, or creates the grant of an approved one. */
 import { eksAccessEntries } from './lib/aws-adapters.ts';
-import { lifecycleTask } from './lib/task.ts';
+import { LifecycleTaskInputSchema, stateMachineTask } from './lib/task.ts';
 
-export const handler = lifecycleTask((input, runtime) => runtime.service.grantForRequest(input.requestId), {
-  entries: eksAccessEntries,
-});
+export const handler = stateMachineTask(
+  LifecycleTaskInputSchema,
+  (input, runtime) => runtime.service.grantForRequest(input.requestId),
+  {
+    entries: eksAccessEntries,
+  },
+);

@@ -24,7 +24,10 @@ const MAX_BODY_BYTES = 1024 * 1024;
  * API Gateway's REST proxy integration on loopback: turns each HTTP request into the proxy event the Lambda handlers
  * receive in the cloud, and their result back into a response.
  */
-export async function startApiServer(routes: Route[], options: { port: number; host?: string }): Promise<Server> {
+export async function startApiServer(
+  routes: Route[],
+  options: { port: number; host?: string; ready?: Promise<unknown> },
+): Promise<Server> {
   const compiled = routes.map((route) => ({
     ...route,
     pattern: new RegExp(`^${route.resource.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
@@ -37,6 +40,8 @@ export async function startApiServer(routes: Route[], options: { port: number; h
   });
 
   async function serve(request: IncomingMessage, response: ServerResponse) {
+    // The runtime is installed once the server's own URL is known; a request that arrives first waits for it.
+    await options.ready;
     const url = new URL(request.url ?? '/', 'http://localhost');
     const candidates = compiled.filter((route) => route.pattern.test(url.pathname));
     const route = candidates.find((candidate) => candidate.method === request.method);

@@ -1,4 +1,5 @@
 import './polyfills.ts';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { LifecycleScheduler, LifecycleStart } from '#shared/ports.ts';
@@ -8,13 +9,39 @@ export const LIFECYCLE_DEFINITION_FILE = new URL('../state-machines/access-lifec
 type Task = (input: unknown) => unknown;
 
 export interface LocalLifecycleOptions {
-  /** The Lambda handlers the Task states call: the same functions/lifecycle-*.ts the cloud runs. */
-  tasks: { grant: Task; revoke: Task };
+  /** The Lambda handlers the Task states call: the same functions/*.ts the cloud runs. */
+  tasks: { grant: Task; revoke: Task; notifyApprovers: Task; closeApproval: Task };
   /** Tests shorten the wait until expiry and the retry intervals (milliseconds). */
   waitUntilExpiryMs?: number;
   retryIntervalMs?: number;
   /** Told about every execution that ends; failures are also the operator's alarm in the cloud. */
   onSettled?: (name: string, outcome: { ok: boolean; error?: string }) => void;
+}
+
+/** Step Functions' callback API, in process: the approval handlers answer a waiting task token here. */
+export class LocalTaskTokens {
+  private readonly waiting = new Map<string, { resolve: (output: unknown) => void; reject: (error: Error) => void }>();
+
+  /** Registers the token before the approvers are told, so a fast decision cannot arrive before the wait. */
+  wait(token: string): Promise<unknown> {
+    return new Promise((resolve, reject) => this.waiting.set(token, { resolve, reject }));
+  }
+
+  async succeed(token: string, output: unknown): Promise<void> {
+    this.take(token).resolve(output);
+  }
+
+  async fail(token: string, error: string, cause: string): Promise<void> {
+    this.take(token).reject(Object.assign(new Error(cause), { name: error }));
+  }
+
+  private take(token: string) {
+    const waiter = this.waiting.get(token);
+    // Step Functions answers an unknown or used token with TaskTimedOut / InvalidToken; so does this.
+    if (!waiter) throw Object.assign(new Error('the task token is not waiting'), { name: 'TaskTimedOut' });
+    this.waiting.delete(token);
+    return waiter;
+  }
 }
 
 /**
@@ -24,24 +51,37 @@ export interface LocalLifecycleOptions {
 export class LocalLifecycleScheduler implements LifecycleScheduler {
   private readonly machine: StateMachine;
   private readonly executions = new Map<string, { abort: () => void; settled: Promise<void> }>();
+  readonly tokens = new LocalTaskTokens();
 
   constructor(private readonly options: LocalLifecycleOptions) {
+    const arn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:gatehouse-${name}`;
     const text = readFileSync(LIFECYCLE_DEFINITION_FILE, 'utf8')
-      .replaceAll('${GrantFunctionArn}', 'arn:aws:lambda:us-east-1:000000000000:function:gatehouse-lifecycle-grant')
-      .replaceAll('${RevokeFunctionArn}', 'arn:aws:lambda:us-east-1:000000000000:function:gatehouse-lifecycle-revoke');
-    this.machine = new StateMachine(JSON.parse(text));
+      .replaceAll('${GrantFunctionArn}', arn('lifecycle-grant'))
+      .replaceAll('${RevokeFunctionArn}', arn('lifecycle-revoke'))
+      .replaceAll('${NotifyFunctionArn}', arn('approval-notify'))
+      .replaceAll('${CloseApprovalFunctionArn}', arn('approval-close'));
+    this.machine = new StateMachine(pointTimeoutPathsAtPayload(JSON.parse(text) as AslDefinition) as never);
   }
 
   async schedule(start: LifecycleStart): Promise<void> {
     const name = start.requestId;
     if (this.executions.has(name)) return;
-    const { tasks, waitUntilExpiryMs, retryIntervalMs } = this.options;
-    const retry = retryIntervalMs === undefined ? undefined : retryIntervalMs;
+    const { tasks, waitUntilExpiryMs, retryIntervalMs: retry } = this.options;
+    const token = `local-task-token-${randomUUID()}`;
     const execution = this.machine.run(
       { ...start },
       {
+        context: { Task: { Token: token } },
         overrides: {
           taskResourceLocalHandlers: {
+            RequestApproval: async (input) => {
+              const decided = this.tokens.wait(token);
+              await tasks.notifyApprovers((input as { Payload: unknown }).Payload);
+              return (await decided) as never;
+            },
+            ExpireApproval: async (input) => (await tasks.closeApproval(input)) as never,
+            CloseApprovalAfterError: async (input) => (await tasks.closeApproval(input)) as never,
+            CloseDenied: async (input) => (await tasks.closeApproval(input)) as never,
             Grant: async (input) => (await tasks.grant(input)) as never,
             RevokeAtExpiry: async (input) => (await tasks.revoke(input)) as never,
             RevokeAfterError: async (input) => (await tasks.revoke(input)) as never,
@@ -71,4 +111,21 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
     for (const execution of this.executions.values()) execution.abort();
     this.executions.clear();
   }
+}
+
+interface AslDefinition {
+  States: Record<string, { Resource?: string; TimeoutSecondsPath?: string; Parameters?: { Payload?: object } }>;
+}
+
+/**
+ * Step Functions reads a Task's TimeoutSecondsPath from the state's input; aws-local-stepfunctions 3.0 reads it from the
+ * effective parameters. The ASL passes the same value in the Payload too, so locally the path is pointed there.
+ */
+function pointTimeoutPathsAtPayload(definition: AslDefinition): AslDefinition {
+  for (const state of Object.values(definition.States)) {
+    const payload = (state.Parameters?.Payload ?? {}) as Record<string, unknown>;
+    const key = Object.keys(payload).find((name) => payload[name] === state.TimeoutSecondsPath);
+    if (state.TimeoutSecondsPath && key) state.TimeoutSecondsPath = `$.Payload.${key.replace(/\.\$$/, '')}`;
+  }
+  return definition;
 }

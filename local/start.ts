@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
 import { documentClient } from '#shared/adapters/aws/tables.ts';
 import { loadConfigFile, type LoadedConfig } from '#shared/adapters/fs/config-file.ts';
 import { remoteKeyResolver } from '#shared/adapters/http/remote-jwks.ts';
@@ -18,8 +19,10 @@ import { LocalTokenMinter } from '#shared/adapters/local/local-token-minter.ts';
 import { systemClock } from '#shared/adapters/system.ts';
 import { eksClusterLookup } from '#shared/config/clusters.ts';
 import { GatehouseConfigSchema } from '#shared/config/schema.ts';
-import type { Grant } from '#shared/model.ts';
-import { buildRuntime, useRuntime, type Runtime } from '../functions/lib/runtime.ts';
+import type { AccessRequest, Grant } from '#shared/model.ts';
+import type { Mailer } from '#shared/approvals/approval-email.ts';
+import { SlackNotifier } from '#shared/adapters/slack/slack-notifier.ts';
+import { buildRuntime, useRuntime, type ApprovalSecrets, type Runtime } from '../functions/lib/runtime.ts';
 import { startApiServer, lambdaContext, serverUrl } from './api-server.ts';
 import { startEmbeddedDynamo, startEmbeddedS3, type EmbeddedDynamo, type EmbeddedS3 } from './embedded-stores.ts';
 import { LocalLifecycleScheduler, type LocalLifecycleOptions } from './lifecycle-runner.ts';
@@ -30,6 +33,8 @@ export const LOCAL_AUDIENCE = 'gatehouse';
 export const LOCAL_CLUSTER = 'local';
 const STATE_FILE = 'local.json';
 const SECRET_FILE = 'local-signing-secret';
+const LINK_KEY_FILE = 'approval-link-key';
+const SLACK_SIGNING_SECRET_FILE = 'slack-signing-secret';
 
 export interface LocalOptions {
   dataDir: string;
@@ -39,7 +44,11 @@ export interface LocalOptions {
   /** Keep data in memory only (tests and benchmarks). */
   inMemory?: boolean;
   lifecycle?: Pick<LocalLifecycleOptions, 'waitUntilExpiryMs' | 'retryIntervalMs' | 'onSettled'>;
+  /** Sends approval emails; tests pass SES on aws-sdk-client-mock. Without it, approvers use the local inbox or Slack. */
+  mailer?: Mailer;
 }
+
+type TaskHandler = (input: unknown, context: Context, options: { signal: AbortSignal }) => unknown;
 
 export interface LocalRuntime {
   apiUrl: string;
@@ -80,16 +89,25 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     const clusters = eksClusterLookup(loaded.config);
     const entries = new LocalAccessEntries(dynamo.client, dynamo.tables.state);
     const handlers = await import('./handlers.ts');
+    const invoke = (handler: TaskHandler, name: string) => (input: unknown) =>
+      handler(input, lambdaContext(name), { signal: new AbortController().signal });
     const scheduler = new LocalLifecycleScheduler({
       tasks: {
-        grant: (input) =>
-          handlers.lifecycleGrant(input, lambdaContext('lifecycle-grant'), { signal: new AbortController().signal }),
-        revoke: (input) =>
-          handlers.lifecycleRevoke(input, lambdaContext('lifecycle-revoke'), { signal: new AbortController().signal }),
+        grant: invoke(handlers.lifecycleGrant, 'lifecycle-grant'),
+        revoke: invoke(handlers.lifecycleRevoke, 'lifecycle-revoke'),
+        notifyApprovers: invoke(handlers.approvalNotify, 'approval-notify'),
+        closeApproval: invoke(handlers.approvalClose, 'approval-close'),
       },
       ...options.lifecycle,
     });
     stops.unshift(() => scheduler.stop());
+
+    let installed!: () => void;
+    const ready = new Promise<void>((resolve) => (installed = resolve));
+    const server: Server = await startApiServer(handlers.routes, { port: options.port, ready });
+    stops.unshift(() => new Promise<void>((done) => server.close(() => done())));
+    const apiUrl = serverUrl(server);
+    const slackBotToken = process.env.GATEHOUSE_SLACK_BOT_TOKEN;
     const runtime = buildRuntime(loaded, {
       dynamodb: dynamo.client,
       tables: dynamo.tables,
@@ -98,14 +116,18 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       entries,
       scheduler,
       keys: remoteKeyResolver(),
+      callbacks: scheduler.tokens,
+      secrets: localSecrets(dataDir),
+      ...(slackBotToken
+        ? { slack: new SlackNotifier({ token: slackBotToken, slackApiUrl: loaded.config.notifications.slack?.apiUrl }) }
+        : {}),
+      ...(options.mailer ? { mailer: options.mailer } : {}),
+      apiBaseUrl: loaded.config.notifications.publicApiUrl ?? apiUrl,
     });
     useRuntime(runtime);
     stops.push(() => useRuntime(undefined));
-
-    const server: Server = await startApiServer(handlers.routes, { port: options.port });
-    stops.unshift(() => new Promise<void>((done) => server.close(() => done())));
-    const apiUrl = serverUrl(server);
-    const rescheduled = await rescheduleActiveGrants(dynamo, scheduler);
+    installed();
+    const rescheduled = await resumeLifecycles(dynamo, scheduler, runtime);
     const state: LocalState = { apiUrl, issuerUrl, audience: LOCAL_AUDIENCE };
     writeFileSync(join(dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 
@@ -178,8 +200,15 @@ function localSlotRoles(loaded: LoadedConfig): Record<string, string[]> {
   );
 }
 
-/** Executions live in this process: at start, every active grant gets its lifecycle back (and expires on time). */
-async function rescheduleActiveGrants(dynamo: EmbeddedDynamo, scheduler: LocalLifecycleScheduler): Promise<number> {
+/**
+ * Executions live in this process. At start, every active grant gets its lifecycle back (and expires on time); a request
+ * that was waiting for approvers lost its waiting execution, so it is closed as expired (the requester asks again).
+ */
+async function resumeLifecycles(
+  dynamo: EmbeddedDynamo,
+  scheduler: LocalLifecycleScheduler,
+  runtime: Runtime,
+): Promise<number> {
   const doc = documentClient(dynamo.client);
   let count = 0;
   let startKey: Record<string, unknown> | undefined;
@@ -187,19 +216,39 @@ async function rescheduleActiveGrants(dynamo: EmbeddedDynamo, scheduler: LocalLi
     const page = await doc.send(
       new ScanCommand({
         TableName: dynamo.tables.state,
-        FilterExpression: 'begins_with(pk, :grant) AND #status = :active',
+        FilterExpression:
+          '(begins_with(pk, :grant) AND #status = :active) OR (begins_with(pk, :request) AND #status = :pending)',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':grant': 'GRANT#', ':active': 'active' },
+        ExpressionAttributeValues: {
+          ':grant': 'GRANT#',
+          ':active': 'active',
+          ':request': 'REQUEST#',
+          ':pending': 'pending',
+        },
         ExclusiveStartKey: startKey,
       }),
     );
     for (const item of page.Items ?? []) {
-      await scheduler.schedule({ requestId: (item as Grant).requestId, needsApproval: false });
-      count += 1;
+      if (String(item.pk).startsWith('GRANT#')) {
+        await scheduler.schedule({ requestId: (item as Grant).requestId, needsApproval: false });
+        count += 1;
+      } else {
+        const requestId = (item as AccessRequest).id;
+        await runtime.approvals.expire(requestId).catch(() => undefined);
+        await runtime.service.closeRequest(requestId, 'expired');
+      }
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return count;
+}
+
+/** The approval link key and Slack signing secret, kept in the data directory (or the signing secret from the env). */
+function localSecrets(dataDir: string): ApprovalSecrets {
+  const linkKey = Buffer.from(readOrCreateSecret(join(dataDir, LINK_KEY_FILE)), 'utf8');
+  const slackSigningSecret =
+    process.env.GATEHOUSE_SLACK_SIGNING_SECRET ?? readOrCreateSecret(join(dataDir, SLACK_SIGNING_SECRET_FILE));
+  return { slackSigningSecret: async () => slackSigningSecret, linkKeys: async () => [linkKey] };
 }
 
 function readOrCreateSecret(file: string): string {

@@ -46,7 +46,12 @@ export interface AccessRequest extends AccessRequestInput {
   createdAt: string;
   updatedAt: string;
   grantId?: string;
-  decision?: { effect: 'permit' | 'forbid' | 'approval'; policies: string[]; reason: string };
+  decision?: {
+    effect: 'permit' | 'forbid' | 'approval';
+    policies: string[];
+    reason: string;
+    approvalGroups?: string[];
+  };
 }
 
 /** A slot role of a cluster's pool: an IAM role that one grant at a time may use. */

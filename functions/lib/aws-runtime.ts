@@ -2,10 +2,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadBundledConfig } from '#shared/adapters/fs/bundled-config.ts';
 import { remoteKeyResolver } from '#shared/adapters/http/remote-jwks.ts';
 import { eksClusterLookup } from '#shared/config/clusters.ts';
+import type { Mailer } from '#shared/approvals/approval-email.ts';
+import type { TaskCallbacks } from '#shared/approvals/ports.ts';
+import type { GatehouseConfig } from '#shared/config/schema.ts';
 import type { AccessEntries, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
+import type { SlackMessenger } from '#shared/slack/slack-messenger.ts';
 import type { EksClusterLookup } from '#shared/tokens/eks-token.ts';
 import { tracer } from './observability.ts';
-import { buildRuntime, type Runtime } from './runtime.ts';
+import { buildRuntime, type ApprovalSecrets, type Runtime } from './runtime.ts';
 
 /**
  * The AWS adapters a function uses besides DynamoDB, named by its handler (factories in `aws-adapters.ts`). A port a
@@ -15,6 +19,10 @@ export interface AwsAdapters {
   minter?: (clusters: EksClusterLookup) => TokenMinter;
   entries?: (clusters: EksClusterLookup) => AccessEntries;
   scheduler?: (stateMachineArn: string) => LifecycleScheduler;
+  callbacks?: () => TaskCallbacks;
+  secrets?: () => ApprovalSecrets;
+  slack?: (secrets: ApprovalSecrets, config: GatehouseConfig) => SlackMessenger;
+  mailer?: (config: GatehouseConfig) => Mailer | undefined;
 }
 
 /** Reads a required environment variable once at start; a missing one stops the function before it serves. */
@@ -40,10 +48,23 @@ const noEntries: AccessEntries = {
   delete: () => Promise.reject(new Error('this function does not change access entries (no entries in its handler)')),
 };
 
+const noCallbacks: TaskCallbacks = {
+  succeed: () =>
+    Promise.reject(new Error('this function does not answer approval tasks (no callbacks in its handler)')),
+  fail: () => Promise.reject(new Error('this function does not answer approval tasks (no callbacks in its handler)')),
+};
+
+const noSecrets: ApprovalSecrets = {
+  slackSigningSecret: () => Promise.reject(new Error('this function reads no secrets (no secrets in its handler)')),
+  linkKeys: () => Promise.reject(new Error('this function reads no secrets (no secrets in its handler)')),
+};
+
 export function buildAwsRuntime(adapters: AwsAdapters = {}): Runtime {
   const loaded = loadBundledConfig(requiredEnv('GATEHOUSE_CONFIG'));
   const clusters = eksClusterLookup(loaded.config);
   const stateMachineArn = process.env.LIFECYCLE_STATE_MACHINE_ARN;
+  const secrets = adapters.secrets?.() ?? noSecrets;
+  const mailer = adapters.mailer?.(loaded.config);
   return buildRuntime(loaded, {
     dynamodb: tracer.captureAWSv3Client(new DynamoDBClient({})),
     tables: {
@@ -56,5 +77,10 @@ export function buildAwsRuntime(adapters: AwsAdapters = {}): Runtime {
     entries: adapters.entries?.(clusters) ?? noEntries,
     scheduler: stateMachineArn && adapters.scheduler ? adapters.scheduler(stateMachineArn) : unscheduled,
     keys: remoteKeyResolver(),
+    callbacks: adapters.callbacks?.() ?? noCallbacks,
+    secrets,
+    ...(adapters.slack ? { slack: adapters.slack(secrets, loaded.config) } : {}),
+    ...(mailer ? { mailer } : {}),
+    apiBaseUrl: process.env.API_BASE_URL ?? 'https://gatehouse.invalid',
   });
 }

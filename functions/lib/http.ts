@@ -14,6 +14,7 @@ import { RequestValidationError } from '#shared/access/errors.ts';
 import { fingerprint } from '#shared/audit/fingerprint.ts';
 import { AuthenticationError } from '#shared/identity/errors.ts';
 import type { Principal } from '#shared/model.ts';
+import { APPROVAL_PAGE_HEADERS } from '#shared/approvals/confirmation-page.ts';
 import { problemFor } from '#shared/http/problem.ts';
 import type { AwsAdapters } from './aws-runtime.ts';
 import { logger, metrics, tracer } from './observability.ts';
@@ -135,6 +136,16 @@ function authFailureStream(now: Date, sourceIp: string): string {
   return `auth/${now.toISOString().slice(0, 10)}/${shard}`;
 }
 
+/** The request body's bytes as the client sent them (signatures are computed over these), within a size limit. */
+export function readRawBody(event: APIGatewayProxyEvent, maxBytes: number): Buffer {
+  const raw = event.body ?? '';
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > maxBytes) {
+    throw new PayloadTooLargeError(`the request body is ${bytes.length} bytes; the limit is ${maxBytes}`);
+  }
+  return bytes;
+}
+
 /** Reads a JSON body within the configured size, refusing other media types, malformed JSON and schema errors. */
 export function parseJsonBody<Schema extends z.ZodType>(
   event: APIGatewayProxyEvent,
@@ -148,10 +159,7 @@ export function parseJsonBody<Schema extends z.ZodType>(
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
     throw new UnsupportedMediaTypeError('the request body must be application/json');
   }
-  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
-  if (bytes.length > maxBytes) {
-    throw new PayloadTooLargeError(`the request body is ${bytes.length} bytes; the limit is ${maxBytes}`);
-  }
+  const bytes = readRawBody(event, maxBytes);
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));
@@ -179,6 +187,11 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
     headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers },
     body: JSON.stringify(body),
   };
+}
+
+/** An HTML page for a person on a phone (approval links): no cache, no referrer (the URL carries the token). */
+export function html(statusCode: number, body: string): APIGatewayProxyResult {
+  return { statusCode, headers: { ...APPROVAL_PAGE_HEADERS }, body };
 }
 
 /** Path parameters are ids of a known shape; anything else cannot exist. */

@@ -5,7 +5,7 @@ import {
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
-import type { GrantedAccess } from '#shared/access/access-service.ts';
+import type { AccessOutcome } from '#shared/access/access-service.ts';
 import { RequestValidationError } from '#shared/access/errors.ts';
 import type { AccessRequestInput, Principal } from '#shared/model.ts';
 import type { Runtime } from './runtime.ts';
@@ -36,7 +36,7 @@ function wrap(runtime: Runtime) {
     expiresAfterSeconds: 3600,
   });
   const requestAccess = makeIdempotent(
-    (request: IdempotentRequest, principal: Principal): Promise<GrantedAccess> =>
+    (request: IdempotentRequest, principal: Principal): Promise<AccessOutcome> =>
       runtime.service.requestAccess(principal, request.body),
     { persistenceStore: runtime.idempotency, config, dataIndexArgument: 0 },
   );
@@ -53,7 +53,7 @@ export async function requestAccessOnce(
   principal: Principal,
   key: string,
   body: AccessRequestInput,
-): Promise<GrantedAccess> {
+): Promise<AccessOutcome> {
   if (!KEY_PATTERN.test(key)) {
     throw new RequestValidationError('Idempotency-Key must be 8 to 128 characters of letters, digits and ._:-');
   }

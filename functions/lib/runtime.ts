@@ -6,6 +6,16 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { AccessService } from '#shared/access/access-service.ts';
+import { DynamoDbApprovalStore } from '#shared/adapters/aws/dynamodb-approval-store.ts';
+import { DynamoDbLinkStore } from '#shared/adapters/aws/dynamodb-link-store.ts';
+import { DynamoDbNoticeStore } from '#shared/adapters/aws/dynamodb-notice-store.ts';
+import type { Mailer } from '#shared/approvals/approval-email.ts';
+import { ApprovalLinks } from '#shared/approvals/approval-links.ts';
+import { ApprovalNotifier } from '#shared/approvals/approval-notifier.ts';
+import { ApprovalService } from '#shared/approvals/approval-service.ts';
+import type { TaskCallbacks } from '#shared/approvals/ports.ts';
+import type { SlackMessenger } from '#shared/slack/slack-messenger.ts';
+import type { AccessRequest } from '#shared/model.ts';
 import { DynamoDbAccessStore } from '#shared/adapters/aws/dynamodb-access-store.ts';
 import { DynamoDbChainStore } from '#shared/adapters/aws/dynamodb-chain-store.ts';
 import { DynamoDbSlotPool } from '#shared/adapters/aws/dynamodb-slot-pool.ts';
@@ -19,9 +29,21 @@ import { loadPolicyEngine, type PolicyEngine } from '#shared/policy/policy-engin
 import type { AccessEntries, AuditSink, Clock, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
 import type { AwsAdapters } from './aws-runtime.ts';
 
+/** Secrets the approval channels need; read on use, from Secrets Manager in AWS and the data directory locally. */
+export interface ApprovalSecrets {
+  /** Slack's signing secret; undefined when Slack is not set up. */
+  slackSigningSecret(): Promise<string | undefined>;
+  /** Approval link keys, newest first (the previous one still verifies links sent before a rotation). */
+  linkKeys(): Promise<Uint8Array[]>;
+}
+
 export interface Runtime {
   loaded: LoadedConfig;
   service: AccessService;
+  approvals: ApprovalService;
+  notifier: ApprovalNotifier;
+  approvalLinks: ApprovalLinks;
+  secrets: ApprovalSecrets;
   verifier: OidcVerifier;
   audit: AuditSink;
   policy: PolicyEngine;
@@ -37,6 +59,14 @@ export interface RuntimeParts {
   entries: AccessEntries;
   scheduler: LifecycleScheduler;
   keys: KeyResolver;
+  /** Answers the lifecycle's waiting approval task. */
+  callbacks: TaskCallbacks;
+  secrets: ApprovalSecrets;
+  /** Absent when Slack or email is not configured. */
+  slack?: SlackMessenger;
+  mailer?: Mailer;
+  /** Where approvers' phones reach the API, for email links. */
+  apiBaseUrl: string;
   clock?: Clock;
 }
 
@@ -44,11 +74,15 @@ export function buildRuntime(loaded: LoadedConfig, parts: RuntimeParts): Runtime
   const clock = parts.clock ?? systemClock;
   const policy = loadPolicyEngine({ files: loaded.policyFiles });
   const audit = new AuditLog(new DynamoDbChainStore(parts.dynamodb, parts.tables.events), clock, ulidIds);
+  const store = new DynamoDbAccessStore(parts.dynamodb, parts.tables.state);
+  const approvalStore = new DynamoDbApprovalStore(parts.dynamodb, parts.tables.state);
+  const links = new DynamoDbLinkStore(parts.dynamodb, parts.tables.state);
   const service = new AccessService({
     config: loaded.config,
     policy,
     audit,
-    store: new DynamoDbAccessStore(parts.dynamodb, parts.tables.state),
+    store,
+    approvals: approvalStore,
     slots: new DynamoDbSlotPool(parts.dynamodb, parts.tables.state, parts.slotRoles, clock),
     entries: parts.entries,
     minter: parts.minter,
@@ -62,11 +96,61 @@ export function buildRuntime(loaded: LoadedConfig, parts: RuntimeParts): Runtime
     clock,
     maxJwtBytes: loaded.config.api.maxJwtBytes,
   });
+  const config = () => loaded.config;
+  const approvals = new ApprovalService({
+    config,
+    store: approvalStore,
+    callbacks: parts.callbacks,
+    audit,
+    access: store,
+    clock,
+  });
+  const notifier = new ApprovalNotifier({
+    config,
+    ...(parts.slack ? { slack: parts.slack } : {}),
+    ...(parts.mailer ? { mailer: parts.mailer } : {}),
+    links,
+    linkKey: async () => (await parts.secrets.linkKeys())[0]!,
+    apiBaseUrl: parts.apiBaseUrl,
+    notices: new DynamoDbNoticeStore(parts.dynamodb, parts.tables.state),
+    clock,
+    ids: ulidIds,
+  });
+  const approvalLinks = new ApprovalLinks({
+    links,
+    keys: () => parts.secrets.linkKeys(),
+    approvals,
+    requests: service,
+    onDecided: (request) => refreshSlack(approvals, notifier, request),
+    audit,
+    clock,
+  });
   const idempotency = new DynamoDBPersistenceLayer({
     tableName: parts.tables.idempotency,
     awsSdkV3Client: parts.dynamodb,
   });
-  return { loaded, service, verifier, audit, policy, idempotency };
+  return {
+    loaded,
+    service,
+    approvals,
+    notifier,
+    approvalLinks,
+    secrets: parts.secrets,
+    verifier,
+    audit,
+    policy,
+    idempotency,
+  };
+}
+
+/** After a decision, the Slack messages show it; a failed update is logged by the caller's metrics, never fatal. */
+export async function refreshSlack(
+  approvals: ApprovalService,
+  notifier: ApprovalNotifier,
+  request: AccessRequest,
+): Promise<void> {
+  const approval = await approvals.get(request.id);
+  if (approval) await notifier.refresh(request, approval);
 }
 
 let current: Promise<Runtime> | undefined;

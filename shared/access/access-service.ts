@@ -1,5 +1,7 @@
 import type { AuditActor, AuditEventInput } from '../audit/event.ts';
 import { fingerprint } from '../audit/fingerprint.ts';
+import { approvalRequirement } from '../approvals/approval-rules.ts';
+import type { ApprovalStore } from '../approvals/ports.ts';
 import type { AccessDecision, PolicyEngine } from '../policy/policy-engine.ts';
 import type { ClusterConfig, GatehouseConfig } from '../config/schema.ts';
 import type { AccessRequest, AccessRequestInput, ExecCredential, Grant, Principal } from '../model.ts';
@@ -16,7 +18,6 @@ import type {
 import { deriveSessionName } from '../tokens/session-name.ts';
 import {
   AccessDeniedError,
-  ApprovalRequiredError,
   ForbiddenError,
   GrantFailedError,
   GrantNotActiveError,
@@ -39,12 +40,15 @@ export interface AccessServiceDeps {
   entries: AccessEntries;
   minter: TokenMinter;
   scheduler: LifecycleScheduler;
+  /** Where approvals are read, so a grant for a request that waited on people is made only once they approved. */
+  approvals?: Pick<ApprovalStore, 'get'>;
   clock: Clock;
   ids: Ids;
 }
 
 /** What a granted request returns. It holds no secret, so it may be kept by the idempotency store. */
 export interface GrantedAccess {
+  status: 'granted';
   requestId: string;
   grantId: string;
   cluster: string;
@@ -52,6 +56,16 @@ export interface GrantedAccess {
   access: string;
   expiresAt: string;
 }
+
+/** What a request waiting for people returns: who must approve, and until when. */
+export interface PendingAccess {
+  status: 'pending';
+  requestId: string;
+  approvalGroups: { name: string; quorum: number }[];
+  approvalExpiresAt: string;
+}
+
+export type AccessOutcome = GrantedAccess | PendingAccess;
 
 /** What the lifecycle's Grant step hands to its wait. */
 export interface LifecycleGrant {
@@ -82,7 +96,7 @@ export type RevocationReason = 'requested' | 'expired' | 'lifecycle-error';
 export class AccessService {
   constructor(private readonly deps: AccessServiceDeps) {}
 
-  async requestAccess(principal: Principal, input: AccessRequestInput): Promise<GrantedAccess> {
+  async requestAccess(principal: Principal, input: AccessRequestInput): Promise<AccessOutcome> {
     const { audit, clock, ids, store } = this.deps;
     const now = clock.now().toISOString();
     const request: AccessRequest = {
@@ -135,23 +149,22 @@ export class AccessService {
       requestId: request.id,
       details: { ...decision },
     });
-    request.decision = { effect: decision.effect, policies: decision.policies, reason: decision.reason };
+    request.decision = {
+      effect: decision.effect,
+      policies: decision.policies,
+      reason: decision.reason,
+      approvalGroups: decision.approvalGroups,
+    };
 
     if (decision.effect === 'forbid') {
       await store.putRequest({ ...request, status: 'denied' });
       throw new AccessDeniedError(decision.reason, decision.policies);
     }
-    if (decision.effect === 'approval') {
-      await store.putRequest({ ...request, status: 'denied' });
-      throw new ApprovalRequiredError(
-        `a policy requires approval by ${decision.approvalGroups.join(', ')}, and approvals are not available in this version`,
-        decision.approvalGroups,
-        decision.policies,
-      );
-    }
+    if (decision.effect === 'approval') return this.awaitApproval(request, decision);
 
     const grant = await this.createGrant(request);
     return {
+      status: 'granted',
       requestId: request.id,
       grantId: grant.id,
       cluster: grant.cluster,
@@ -159,6 +172,51 @@ export class AccessService {
       access: grant.access,
       expiresAt: grant.expiresAt,
     };
+  }
+
+  /**
+   * A policy asks for people: the request waits as `pending` in its lifecycle, whose first state notifies the approvers.
+   * Approval groups the configuration does not define are a denial (fail closed), never a pass.
+   */
+  private async awaitApproval(request: AccessRequest, decision: AccessDecision): Promise<PendingAccess> {
+    const { clock, store } = this.deps;
+    let requirement;
+    try {
+      requirement = approvalRequirement(this.deps.config, decision.approvalGroups);
+    } catch (error) {
+      await store.putRequest({ ...request, status: 'denied' });
+      throw new AccessDeniedError(`${(error as Error).message}; the request cannot be approved`, decision.policies);
+    }
+    await store.putRequest(request);
+    try {
+      await this.deps.scheduler.schedule({
+        requestId: request.id,
+        needsApproval: true,
+        approvalTimeoutSeconds: requirement.timeoutSeconds,
+      });
+    } catch {
+      await store.putRequest({ ...request, status: 'expired', updatedAt: clock.now().toISOString() });
+      throw new GrantFailedError('the approval could not be started; nothing was requested of the approvers');
+    }
+    return {
+      status: 'pending',
+      requestId: request.id,
+      approvalGroups: requirement.groups,
+      approvalExpiresAt: new Date(clock.now().getTime() + requirement.timeoutSeconds * 1000).toISOString(),
+    };
+  }
+
+  /** Lifecycle step after a denial, an expiry or a failed approval: the request ends without access. */
+  async closeRequest(requestId: string, outcome: 'denied' | 'expired' | 'failed'): Promise<AccessRequest> {
+    const request = await this.requireRequest(requestId);
+    if (request.status !== 'pending') return request;
+    const closed: AccessRequest = {
+      ...request,
+      status: outcome === 'denied' ? 'denied' : 'expired',
+      updatedAt: this.deps.clock.now().toISOString(),
+    };
+    await this.deps.store.putRequest(closed);
+    return closed;
   }
 
   /**
@@ -209,6 +267,11 @@ export class AccessService {
       throw new GrantNotActiveError(`no token: ${reason}`);
     }
     return this.mintToken(grant, principal);
+  }
+
+  /** A request as the system reads it (lifecycle steps and approval channels); no caller check. */
+  requestOf(requestId: string): Promise<AccessRequest | undefined> {
+    return this.deps.store.getRequest(requestId);
   }
 
   /** The request as its requester or an admin may see it, with its grant's state. */
@@ -264,7 +327,7 @@ export class AccessService {
    */
   async grantForRequest(requestId: string): Promise<LifecycleGrant> {
     const request = await this.requireRequest(requestId);
-    if (!request.grantId) throw new GrantNotActiveError(`request ${requestId} is ${request.status}; it has no grant`);
+    if (!request.grantId) return this.grantApproved(request);
     const grant = await this.deps.store.getGrant(request.grantId);
     if (!grant) throw new NotFoundError(`grant ${request.grantId} does not exist`);
     if (grant.status !== 'active') throw new GrantNotActiveError(`grant ${grant.id} is ${grant.status}`);
@@ -277,6 +340,16 @@ export class AccessService {
       throw new GrantNotActiveError(`grant ${grant.id} was revoked while its access entry was re-asserted`);
     }
     return { requestId, grantId: grant.id, expiresAt: grant.expiresAt };
+  }
+
+  /** The approved path: the grant is created only when the approval store says the approvers approved. */
+  private async grantApproved(request: AccessRequest): Promise<LifecycleGrant> {
+    const approval = await this.deps.approvals?.get(request.id);
+    if (request.status !== 'pending' || approval?.status !== 'approved') {
+      throw new GrantNotActiveError(`request ${request.id} is ${request.status} and not approved; nothing is granted`);
+    }
+    const grant = await this.createGrant(request, { scheduleLifecycle: false });
+    return { requestId: request.id, grantId: grant.id, expiresAt: grant.expiresAt };
   }
 
   /**
@@ -292,7 +365,7 @@ export class AccessService {
     return { requestId, grantId: revoked.id, status: revoked.status, revokedAt: revoked.revokedAt };
   }
 
-  private async createGrant(request: AccessRequest): Promise<Grant> {
+  private async createGrant(request: AccessRequest, options = { scheduleLifecycle: true }): Promise<Grant> {
     const { audit, clock, ids, slots, store } = this.deps;
     const cluster = this.cluster(request.cluster);
     const grantId = `grt_${ids.next()}`;
@@ -361,7 +434,8 @@ export class AccessService {
       await this.attachAccessEntry(grant);
       // Stored before the lifecycle starts: its first step reads the request to find the grant.
       await store.putRequest({ ...request, status: 'granted', grantId, updatedAt: clock.now().toISOString() });
-      await this.deps.scheduler.schedule({ requestId: request.id, needsApproval: false });
+      if (options.scheduleLifecycle)
+        await this.deps.scheduler.schedule({ requestId: request.id, needsApproval: false });
       return grant;
     } catch (error) {
       await this.undoGrant(grant, error);

@@ -28,18 +28,6 @@ export class AccessDeniedError extends Error {
   }
 }
 
-/** A policy asks for a human approval, which this version cannot collect yet. */
-export class ApprovalRequiredError extends Error {
-  override name = 'ApprovalRequiredError';
-  constructor(
-    message: string,
-    readonly approvalGroups: string[],
-    readonly policies: string[],
-  ) {
-    super(message);
-  }
-}
-
 export class NoFreeSlotError extends Error {
   override name = 'NoFreeSlotError';
   constructor(

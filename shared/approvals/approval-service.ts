@@ -68,6 +68,11 @@ const SYSTEM_APPROVALS: AuditActor = { id: 'system:approvals' };
 export class ApprovalService {
   constructor(private readonly deps: ApprovalServiceDeps) {}
 
+  /** The approval of a request as stored (never its task token), or undefined. */
+  get(requestId: string): Promise<Approval | undefined> {
+    return this.deps.store.get(requestId);
+  }
+
   /**
    * Opens the approval the request waits on: pending until `now + timeout` of its groups. `approvalGroups` are the
    * `@approval("…")` values of the determining policies. Throws UnknownApproverGroupError (recorded) when a group is not

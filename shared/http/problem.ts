@@ -4,7 +4,6 @@
  */
 import {
   AccessDeniedError,
-  ApprovalRequiredError,
   ForbiddenError,
   GrantFailedError,
   GrantNotActiveError,
@@ -84,12 +83,6 @@ export function problemFor(error: unknown, instance?: string): ProblemResponse {
   if (error instanceof ForbiddenError) return make(403, 'forbidden', 'Not allowed', error.message);
   if (error instanceof NotFoundError) return make(404, 'not-found', 'Not found', error.message);
   if (error instanceof GrantNotActiveError) return make(409, 'grant-not-active', 'Grant not active', error.message);
-  if (error instanceof ApprovalRequiredError) {
-    return make(501, 'approval-not-available', 'Approval required', error.message, {
-      approvalGroups: error.approvalGroups,
-      policies: error.policies,
-    });
-  }
   if (error instanceof NotAvailableError) return make(501, 'not-available', 'Not available', error.message);
   if (error instanceof NoFreeSlotError) {
     const response = make(503, 'no-free-slot', 'No free access slot', error.message, {

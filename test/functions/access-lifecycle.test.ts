@@ -44,6 +44,8 @@ function testScheduler(outcomes: Map<string, { ok: boolean; error?: string }>) {
     tasks: {
       grant: (input) => lifecycleGrant(input, lambdaContext('lifecycle-grant'), { signal }),
       revoke: (input) => lifecycleRevoke(input, lambdaContext('lifecycle-revoke'), { signal }),
+      notifyApprovers: () => Promise.reject(new Error('these tests start no approval')),
+      closeApproval: () => Promise.reject(new Error('these tests start no approval')),
     },
     // Long enough that only the Catch path can end an execution within the test.
     waitUntilExpiryMs: 60_000,

@@ -174,12 +174,11 @@ describe('POST /v1/access-requests refusals', () => {
     await expectNothingGranted('local:ci:r-relay', before);
   });
 
-  it('answers 501 with the approval groups when a policy asks for approval', async () => {
+  it('denies with 403 when a policy asks for an approver group the configuration does not define', async () => {
     const before = await snapshot();
     const response = await post('ci:r-approval', { body: { ...DEFAULT_BODY, namespaces: ['sensitive'] } });
 
-    const problem = expectProblem(response, 501, /requires approval by sre-approvers/);
-    expect(problem.approvalGroups).toEqual(['sre-approvers']);
+    const problem = expectProblem(response, 403, /sre-approvers.*cannot be approved/);
     expect(problem.policies).toEqual(['dev-sensitive-approval']);
     const decided = (await eventsOf('local:ci:r-approval')).find((event) => event.type === 'policy.decided');
     expect(decided?.details).toMatchObject({ effect: 'approval', approvalGroups: ['sre-approvers'] });

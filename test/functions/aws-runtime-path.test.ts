@@ -25,6 +25,7 @@ import { handler as revokeGrant } from '../../functions/revoke-grant.ts';
 import { lambdaContext } from '../../local/api-server.ts';
 import { DynamoDbAccessStore } from '../../shared/adapters/aws/dynamodb-access-store.ts';
 import { EksAccessEntries } from '../../shared/adapters/aws/eks-access-entries.ts';
+import { SfnTaskCallbacks } from '../../shared/adapters/aws/sfn-task-callbacks.ts';
 import { SfnLifecycleScheduler } from '../../shared/adapters/aws/sfn-lifecycle-scheduler.ts';
 import { StsTokenMinter } from '../../shared/adapters/aws/sts-token-minter.ts';
 import { loadConfigFile } from '../../shared/adapters/fs/config-file.ts';
@@ -104,6 +105,12 @@ when { principal.issuerName == "ci" && ["app", "app-jobs"].contains(resource.nam
     entries: new EksAccessEntries({ clusters, eksClientFor: (region) => new EKSClient({ region, credentials }) }),
     scheduler: new SfnLifecycleScheduler(STATE_MACHINE_ARN, new SFNClient({ region: 'eu-west-1', credentials })),
     keys: remoteKeyResolver(),
+    callbacks: new SfnTaskCallbacks(new SFNClient({ region: 'eu-west-1', credentials })),
+    secrets: {
+      slackSigningSecret: async () => undefined,
+      linkKeys: async () => [Buffer.alloc(32, 7)],
+    },
+    apiBaseUrl: 'https://gatehouse.example.org',
   });
   useRuntime(runtime);
   sts.on(AssumeRoleCommand).resolves({ Credentials: { ...SESSION, Expiration: new Date(Date.now() + 900_000) } });

@@ -114,8 +114,8 @@ function setup() {
     ids: { next: () => `01M8${String(++counter).padStart(22, '0')}` },
   };
   const service = new AccessService(deps);
-  const grantOnce = () =>
-    service.requestAccess(requester, {
+  const grantOnce = async () => {
+    const outcome = await service.requestAccess(requester, {
       cluster: 'local',
       namespaces: ['demo'],
       access: 'view',
@@ -123,6 +123,9 @@ function setup() {
       purpose: 'test',
       via: 'direct',
     });
+    if (outcome.status !== 'granted') throw new Error('expected the permitted request to be granted');
+    return outcome;
+  };
   return { service, store, entries, events, leased, slot, grantOnce };
 }
 

@@ -1,0 +1,15 @@
+/** GET /v1/approvals/{approvalId}: the email link's confirmation page. It shows the request and decides nothing. */
+import { secretsManagerSecrets } from './lib/aws-adapters.ts';
+import { apiHandler, html } from './lib/http.ts';
+
+export const handler = apiHandler(
+  async (event, context) => {
+    const linkId = event.pathParameters?.approvalId ?? '';
+    const token = event.queryStringParameters?.t ?? '';
+    // The form posts back to this very link, token included, so only the POST needs no other state.
+    const action = `${event.path}?t=${encodeURIComponent(token)}`;
+    const page = await context.runtime.approvalLinks.page(linkId, token, action);
+    return html(page.status, page.html);
+  },
+  { authenticate: false, adapters: { secrets: secretsManagerSecrets } },
+);
