@@ -14,6 +14,8 @@ export interface LocalLifecycleOptions {
   /** Tests shorten the wait until expiry and the retry intervals (milliseconds). */
   waitUntilExpiryMs?: number;
   retryIntervalMs?: number;
+  /** Tests shorten how long an approval waits (seconds; the configuration's minimum is a minute). */
+  approvalTimeoutSeconds?: number;
   /** Told about every execution that ends; failures are also the operator's alarm in the cloud. */
   onSettled?: (name: string, outcome: { ok: boolean; error?: string }) => void;
 }
@@ -68,8 +70,10 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
     if (this.executions.has(name)) return;
     const { tasks, waitUntilExpiryMs, retryIntervalMs: retry } = this.options;
     const token = `local-task-token-${randomUUID()}`;
+    const { approvalTimeoutSeconds } = this.options;
+    const input = start.needsApproval && approvalTimeoutSeconds ? { ...start, approvalTimeoutSeconds } : start;
     const execution = this.machine.run(
-      { ...start },
+      { ...input },
       {
         context: { Task: { Token: token } },
         overrides: {

@@ -43,7 +43,10 @@ export interface LocalOptions {
   port: number;
   /** Keep data in memory only (tests and benchmarks). */
   inMemory?: boolean;
-  lifecycle?: Pick<LocalLifecycleOptions, 'waitUntilExpiryMs' | 'retryIntervalMs' | 'onSettled'>;
+  lifecycle?: Pick<
+    LocalLifecycleOptions,
+    'waitUntilExpiryMs' | 'retryIntervalMs' | 'approvalTimeoutSeconds' | 'onSettled'
+  >;
   /** Sends approval emails; tests pass SES on aws-sdk-client-mock. Without it, approvers use the local inbox or Slack. */
   mailer?: Mailer;
 }

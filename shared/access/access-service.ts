@@ -84,6 +84,8 @@ export interface LifecycleEnd {
 /** Tokens live 15 minutes at most, so a slot lease outlives its grant by that much before another grant may take it. */
 const SLOT_LEASE_MARGIN_MS = 15 * 60 * 1000;
 const NO_SLOT_RETRY_AFTER_SECONDS = 30;
+/** How often a long poll reads the request: one consistent read per quarter second while a caller waits. */
+const LONG_POLL_INTERVAL_MS = 250;
 const SYSTEM_LIFECYCLE: AuditActor = { id: 'system:access-lifecycle' };
 
 export type RevocationReason = 'requested' | 'expired' | 'lifecycle-error';
@@ -294,6 +296,25 @@ export class AccessService {
       return { request: { ...request, status: 'expired' }, grant };
     }
     return { request, grant };
+  }
+
+  /**
+   * Long poll: the request as `getRequest` shows it, once its status is no longer `unlike` or `waitMs` has passed.
+   * Lets a waiting CLI learn of an approval within a poll interval, without a request per second.
+   */
+  async awaitRequestChange(
+    principal: Principal,
+    requestId: string,
+    unlike: string,
+    waitMs: number,
+    sleep: (ms: number) => Promise<void>,
+  ): Promise<{ request: AccessRequest; grant?: Grant }> {
+    const deadline = this.deps.clock.now().getTime() + waitMs;
+    for (;;) {
+      const current = await this.getRequest(principal, requestId);
+      if (current.request.status !== unlike || this.deps.clock.now().getTime() >= deadline) return current;
+      await sleep(LONG_POLL_INTERVAL_MS);
+    }
   }
 
   /** Early revocation by the requester or an admin. */
