@@ -15,6 +15,7 @@ import {
 import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -175,8 +176,11 @@ const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
     timeout: Duration.seconds(30),
   },
   'approval-close': {
-    description: 'Step Functions task: close an approval that expired or failed, and its request',
+    description:
+      'Step Functions task: close an approval that expired or failed, and its request; update its Slack messages',
     tables: { events: 'append', state: 'readWrite' },
+    // The handler marks the Slack messages expired (functions/approval-close.ts), so it reads the bot token.
+    secrets: ['slackBotToken'],
     reservedConcurrency: 5,
     timeout: Duration.seconds(20),
   },
@@ -328,6 +332,11 @@ export class ControlPlaneStack extends Stack {
       ...(props.linkKeyRotationInterval ? { linkKeyRotationInterval: props.linkKeyRotationInterval } : {}),
     });
     this.bindLinkKeyRotation();
+    // CDK lets secretsmanager.amazonaws.com invoke the rotation function from any account; only this account's
+    // Secrets Manager may (confused deputy: https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets-required-permissions-function.html).
+    for (const child of this.linkKeyRotation.function.node.children) {
+      if (child instanceof CfnPermission) child.sourceAccount = this.account;
+    }
     for (const name of FUNCTION_NAMES) {
       for (const secret of FUNCTIONS[name].secrets ?? []) {
         this.functions[name].bindSecret(SECRET_VARIABLES[secret], this.approvalSecrets[secret]);

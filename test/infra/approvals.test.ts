@@ -45,7 +45,7 @@ describe('approval functions: environment', () => {
   const common = ['GATEHOUSE_CONFIG', 'EVENTS_TABLE', 'STATE_TABLE'];
   const expected: Record<string, string[]> = {
     'approval-notify': ['SLACK_BOT_TOKEN_SECRET_ARN', 'APPROVAL_LINK_KEY_SECRET_ARN', 'API_BASE_URL'],
-    'approval-close': [],
+    'approval-close': ['SLACK_BOT_TOKEN_SECRET_ARN'],
     'approval-slack': ['SLACK_SIGNING_SECRET_SECRET_ARN', 'SLACK_BOT_TOKEN_SECRET_ARN', 'LIFECYCLE_STATE_MACHINE_ARN'],
     'approval-link-page': ['APPROVAL_LINK_KEY_SECRET_ARN'],
     'approval-link-decide': [
@@ -108,8 +108,11 @@ describe('approval functions: IAM', () => {
     ]);
   });
 
-  it('approval-close: tables only', () => {
-    expect(own('approval-close')).toEqual(new Set());
+  it('approval-close: reads the bot token (to mark Slack messages expired), nothing else', () => {
+    expect(own('approval-close')).toEqual(new Set(['secretsmanager:GetSecretValue']));
+    expect(withAction(statementsOf('approval-close'), 'secretsmanager:GetSecretValue')).toEqual([
+      secretRead(secrets().slackBotToken),
+    ]);
   });
 
   it('approval-slack: reads the signing secret and bot token, answers task tokens', () => {
@@ -157,7 +160,13 @@ describe('approval functions: IAM', () => {
   });
 
   it('decrypts secrets with the data key only through Secrets Manager', () => {
-    for (const name of ['approval-notify', 'approval-slack', 'approval-link-page', 'approval-link-decide'] as const) {
+    for (const name of [
+      'approval-notify',
+      'approval-close',
+      'approval-slack',
+      'approval-link-page',
+      'approval-link-decide',
+    ] as const) {
       const viaSecretsManager = statementsOf(name).filter((s) => s.Condition?.StringEquals?.['kms:ViaService']);
       expect(viaSecretsManager, name).toEqual([
         {
@@ -182,7 +191,7 @@ describe('approval functions: IAM', () => {
     expect(own('approval-notify')).toContain('ses:SendEmail');
   });
 
-  it('gives no other function secrets, SES or task-token answers', () => {
+  it('gives the functions before approvals no secrets, SES or task-token answers', () => {
     for (const name of [
       'create-access-request',
       'get-access-request',
@@ -191,7 +200,6 @@ describe('approval functions: IAM', () => {
       'healthz',
       'lifecycle-grant',
       'lifecycle-revoke',
-      'approval-close',
     ] as const) {
       const taken = actions(statementsOf(name)).filter((a) => /^(secretsmanager|ses):|^states:SendTask/.test(a));
       expect(taken, name).toEqual([]);
@@ -282,6 +290,17 @@ describe('approval secrets', () => {
     ]);
     expect(actions(statements).filter((a) => !/^(logs|xray|kms):/.test(a))).toHaveLength(4);
     expect(actions(statements)).not.toContain('secretsmanager:GetRandomPassword');
+    const invokes = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 'secretsmanager.amazonaws.com',
+    );
+    expect(invokes.map((r) => r.Properties)).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [idOf(app, rotation.function), 'Arn'] },
+        Principal: 'secretsmanager.amazonaws.com',
+        SourceAccount: { Ref: 'AWS::AccountId' },
+      },
+    ]);
   });
 });
 
