@@ -24,6 +24,7 @@ import type { Mailer } from '#shared/approvals/approval-email.ts';
 import { SlackNotifier } from '#shared/adapters/slack/slack-notifier.ts';
 import { buildRuntime, useRuntime, type ApprovalSecrets, type Runtime } from '../functions/lib/runtime.ts';
 import { startApiServer, lambdaContext, serverUrl } from './api-server.ts';
+import { inboxRoutes } from './approvals-inbox.ts';
 import { startEmbeddedDynamo, startEmbeddedS3, type EmbeddedDynamo, type EmbeddedS3 } from './embedded-stores.ts';
 import { LocalLifecycleScheduler, type LocalLifecycleOptions } from './lifecycle-runner.ts';
 
@@ -107,7 +108,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
 
     let installed!: () => void;
     const ready = new Promise<void>((resolve) => (installed = resolve));
-    const server: Server = await startApiServer(handlers.routes, { port: options.port, ready });
+    const routes = [...handlers.routes, ...inboxRoutes(dynamo.client, dynamo.tables.state)];
+    const server: Server = await startApiServer(routes, { port: options.port, ready });
     stops.unshift(() => new Promise<void>((done) => server.close(() => done())));
     const apiUrl = serverUrl(server);
     const slackBotToken = process.env.GATEHOUSE_SLACK_BOT_TOKEN;

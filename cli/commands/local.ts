@@ -39,6 +39,7 @@ export function localCommand(): Command {
       out();
       out(`  API              ${local.apiUrl}   (GET /healthz, POST /v1/access-requests, ...)`);
       out(`  OIDC dev issuer  ${local.issuerUrl}   (audience "gatehouse")`);
+      out(`  Approvals inbox  ${local.apiUrl}/local/approvals   (approve or deny as a configured approver)`);
       out(`  DynamoDB         ${local.dynamo.endpoint}   (dynalite, data in ${local.dataDir}/dynamodb)`);
       if (local.s3)
         out(

@@ -51,6 +51,14 @@ export interface LinkPage {
 
 type Checked = { ok: true; link: StoredLink; request: AccessRequest } | { ok: false; kind: ResultKind };
 
+/** The result page for a decision the approval service refused; undefined for an error that is not a refusal. */
+export function refusalPage(error: unknown): ResultKind | undefined {
+  if (error instanceof AlreadyDecidedError) return 'already-decided';
+  if (error instanceof ApprovalClosedError || error instanceof ApprovalNotFoundError) return 'closed';
+  if (error instanceof SelfApprovalError || error instanceof NotAnApproverError) return 'not-your-link';
+  return undefined;
+}
+
 export class ApprovalLinks {
   constructor(private readonly deps: ApprovalLinksDeps) {}
 
@@ -99,11 +107,9 @@ export class ApprovalLinks {
       });
     } catch (error) {
       // The approval service has recorded the refusal; the page says it in words.
-      if (error instanceof AlreadyDecidedError) return this.result('already-decided');
-      if (error instanceof ApprovalClosedError || error instanceof ApprovalNotFoundError) return this.result('closed');
-      if (error instanceof SelfApprovalError || error instanceof NotAnApproverError)
-        return this.result('not-your-link');
-      throw error;
+      const kind = refusalPage(error);
+      if (!kind) throw error;
+      return this.result(kind);
     }
     await this.deps.onDecided?.(request);
     return this.result(form.decision === 'approve' ? 'approved' : 'denied');

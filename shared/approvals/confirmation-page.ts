@@ -155,7 +155,7 @@ export function confirmationPage(input: ConfirmationPageInput): string {
     .map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd>`)
     .join('\n        ');
   const title = `Approve ${request.access} access to ${request.cluster}?`;
-  return layout(
+  return approvalPageLayout(
     title,
     `<h1>${escapeHtml(title)}</h1>
       <p class="lead">This link was sent to <strong>${escapeHtml(input.approverName)}</strong>. Nothing is decided until you press a button.</p>
@@ -219,7 +219,7 @@ export const RESULT_PAGES: Readonly<Record<ResultKind, { title: string; sentence
 export function resultPage(input: { kind: ResultKind; detail?: string }): string {
   const page = RESULT_PAGES[input.kind];
   const detail = input.detail ? `\n      <p class="detail">${escapeHtml(input.detail)}</p>` : '';
-  return layout(
+  return approvalPageLayout(
     page.title,
     `<h1 class="${escapeHtml(input.kind)}">${escapeHtml(page.title)}</h1>
       <p class="lead">${escapeHtml(page.sentence)}</p>${detail}
@@ -283,7 +283,8 @@ const STYLE = `
   button.approve { background: var(--approve); } button.deny { background: var(--deny); }
 `;
 
-function layout(title: string, body: string): string {
+/** The frame of every approval page: CSP meta, viewport, inline style. */
+export function approvalPageLayout(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
   <head>
