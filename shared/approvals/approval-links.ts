@@ -67,7 +67,9 @@ export class ApprovalLinks {
     const checked = await this.check(linkId, token);
     if (!checked.ok) return this.result(checked.kind);
     const approval = await this.deps.approvals.get(checked.request.id);
-    if (!approval || approval.status !== 'pending') return this.result(approval ? 'already-decided' : 'closed');
+    // An approval that timed out was decided by nobody: it is closed, not "already decided".
+    if (!approval || approval.status === 'expired') return this.result('closed');
+    if (approval.status !== 'pending') return this.result('already-decided');
     return {
       status: 200,
       html: confirmationPage({
