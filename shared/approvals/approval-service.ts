@@ -76,10 +76,17 @@ export class ApprovalService {
   /**
    * Opens the approval the request waits on: pending until `now + timeout` of its groups. `approvalGroups` are the
    * `@approval("…")` values of the determining policies. Throws UnknownApproverGroupError (recorded) when a group is not
-   * configured, and ApprovalExistsError when the request has an approval already.
+   * configured, and ApprovalExistsError when the request's approval has already ended. A pending approval opened again
+   * (a retried RequestApproval) keeps its decisions and waits on the new task token.
    */
   async open(request: AccessRequest, approvalGroups: string[], taskToken: string): Promise<Approval> {
     const { audit, clock, store } = this.deps;
+    const existing = await store.get(request.id);
+    if (existing?.status === 'pending') {
+      // The state machine retried RequestApproval: the approval stands, and the new attempt waits on a new token.
+      await store.replaceTaskToken(request.id, taskToken);
+      return existing;
+    }
     const stream = `request/${request.id}`;
     const base = { stream, actor: actorOf(request.principal), subject: subjectOf(request), requestId: request.id };
     if (taskToken === '') throw new TypeError('an approval needs the task token of the execution waiting on it');

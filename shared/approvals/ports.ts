@@ -31,6 +31,11 @@ export interface ApprovalStore {
   ): Promise<boolean>;
   /** The task token stored by `create`; undefined when there is none. Only the backend's callback step reads it. */
   taskToken(requestId: string): Promise<string | undefined>;
+  /**
+   * Replaces the task token of an approval, when the state machine retried its RequestApproval step (each attempt
+   * waits on a new token). Throws ApprovalNotFoundError when there is no approval.
+   */
+  replaceTaskToken(requestId: string, taskToken: string): Promise<void>;
 }
 
 /** The errors a waiting approval task ends with, for the state machine's Catch. */

@@ -86,6 +86,16 @@ describe('DynamoDbApprovalStore create and get', () => {
     expect(await store.taskToken('req_twice')).toBe(TOKEN);
   });
 
+  it('replaces the task token of an approval for a retried wait, and refuses one for a missing approval', async () => {
+    await store.create(approval('req_retry'), TOKEN);
+
+    await store.replaceTaskToken('req_retry', 'token-of-the-retry');
+
+    expect(await store.taskToken('req_retry')).toBe('token-of-the-retry');
+    expect(await store.get('req_retry')).toEqual(approval('req_retry'));
+    await expect(store.replaceTaskToken('req_none', 'x')).rejects.toBeInstanceOf(ApprovalNotFoundError);
+  });
+
   it('answers undefined for an approval and a token that do not exist', async () => {
     expect(await store.get('req_missing')).toBeUndefined();
     expect(await store.taskToken('req_missing')).toBeUndefined();

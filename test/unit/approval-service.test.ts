@@ -66,6 +66,11 @@ class MemoryApprovalStore implements ApprovalStore {
     await tick();
     return this.tokens.get(requestId);
   }
+  async replaceTaskToken(requestId: string, taskToken: string) {
+    await tick();
+    if (!this.approvals.has(requestId)) throw new ApprovalNotFoundError(requestId);
+    this.tokens.set(requestId, taskToken);
+  }
 }
 
 type Callback =
@@ -240,11 +245,24 @@ describe('ApprovalService.open', () => {
     ]);
   });
 
-  it('refuses a second approval for the same request', async () => {
-    const { open } = setup();
+  it('keeps a pending approval opened again (a retried RequestApproval) and answers the newest task token', async () => {
+    const { open, service, store, requests, events } = setup();
     await open('req_1', ['solo']);
+    const first = await store.get('req_1');
 
-    await expect(open('req_1', ['solo'])).rejects.toBeInstanceOf(ApprovalExistsError);
+    const reopened = await service.open(requests.get('req_1')!, ['solo'], 'token-of-the-retry');
+
+    expect(reopened).toEqual(first);
+    expect(await store.taskToken('req_1')).toBe('token-of-the-retry');
+    expect(events.filter((event) => event.type === 'approval.requested')).toHaveLength(1);
+  });
+
+  it('refuses to open an approval again once it has ended', async () => {
+    const { open, service, requests, store } = setup();
+    await open('req_1', ['solo']);
+    await store.conclude('req_1', 'expired', 'expired', new Date().toISOString());
+
+    await expect(service.open(requests.get('req_1')!, ['solo'], 'late')).rejects.toBeInstanceOf(ApprovalExistsError);
   });
 });
 

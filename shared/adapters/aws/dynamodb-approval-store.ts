@@ -148,6 +148,19 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     return typeof item?.taskToken === 'string' ? item.taskToken : undefined;
   }
 
+  async replaceTaskToken(requestId: string, taskToken: string): Promise<void> {
+    const approval = await this.read(approvalKeys.approval(requestId), `the approval of request ${requestId}`);
+    if (!approval) throw new ApprovalNotFoundError(requestId);
+    const ttl = ttlAfter(Date.parse(String(approval.expiresAt)));
+    try {
+      await this.doc.send(
+        new PutCommand({ TableName: this.tableName, Item: { ...approvalKeys.token(requestId), taskToken, ...ttl } }),
+      );
+    } catch (error) {
+      throw new StoreError(`the task token of request ${requestId} could not be stored`, { cause: error });
+    }
+  }
+
   private async read(key: Record<string, string>, what: string): Promise<Record<string, unknown> | undefined> {
     try {
       const { Item } = await this.doc.send(
