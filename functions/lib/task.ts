@@ -39,5 +39,9 @@ export function stateMachineTask<Schema extends z.ZodType, Output>(
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer))
     .use(logMetrics(metrics))
-    .handler(async (event) => task(schema.parse(event), await getRuntime(adapters)));
+    .handler(async (event) => {
+      // One count per task run: the lifecycle's throughput on the dashboard, and never an empty metrics flush.
+      metrics.addMetric('StateMachineTasks', 'Count', 1);
+      return task(schema.parse(event), await getRuntime(adapters));
+    });
 }
