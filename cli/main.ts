@@ -5,6 +5,7 @@ import { localCommand } from './commands/local.ts';
 import { tokenCommand } from './commands/token.ts';
 import { kubeconfigCommand } from './commands/kubeconfig.ts';
 import { configCommand } from './commands/config.ts';
+import { requestsCommand } from './commands/requests.ts';
 
 /** Builds the `gatehouse` program. Each command lives in cli/commands/<name>.ts. */
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   program.addCommand(tokenCommand());
   program.addCommand(kubeconfigCommand());
   program.addCommand(configCommand());
+  program.addCommand(requestsCommand());
   return program;
 }
 

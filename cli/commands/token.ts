@@ -19,7 +19,11 @@ import { ApiProblemError, problemError } from '../lib/problem.ts';
 export const MIN_CREDENTIAL_LEFT_MS = 60_000;
 /** A grant with less than this left is not worth a fresh token; a new request is. */
 const MIN_GRANT_LEFT_MS = 60_000;
-const POLL_INTERVAL_MS = 5_000;
+/** The long poll's wait per request: the API's maximum, under API Gateway's 29 s integration timeout. */
+export const LONG_POLL_SECONDS = 20;
+/** On a terminal the spinner turns this often; in a CI log a "still waiting" line is written at most this often. */
+const SPINNER_INTERVAL_MS = 120;
+const PLAIN_HEARTBEAT_MS = 30_000;
 
 export interface TokenCommandDeps {
   /** @default process.env */
@@ -34,6 +38,8 @@ export interface TokenCommandDeps {
   fetch?: Fetch;
   /** @default setTimeout */
   sleep?: (ms: number) => Promise<void>;
+  /** Whether stderr is a terminal (a live spinner line) or a log (plain lines). @default process.stderr.isTTY */
+  isTTY?: boolean;
 }
 
 interface TokenOptions extends AccessOptions {
@@ -56,12 +62,26 @@ interface CreatedRequest {
   credential?: ApiCredential;
   pollUrl?: string;
   approvalUrl?: string;
+  approvalGroups?: { name: string; quorum: number }[];
 }
 
-interface RequestStatus {
+/** GET /v1/access-requests/{id}, as far as the wait reads it. */
+export interface RequestStatus {
   id: string;
   status: string;
+  approval?: {
+    status: string;
+    groups: { name: string; quorum: number }[];
+    expiresAt: string;
+    decisions: { approverId: string; decision: 'approve' | 'deny'; reason?: string; channel: string; at: string }[];
+  };
   grant?: { id: string; status: string; expiresAt: string };
+}
+
+interface WaitContext {
+  progress: (line: string) => void;
+  now: () => Date;
+  status: StatusLine;
 }
 
 /** Builds the `token` command. */
@@ -124,7 +144,10 @@ export function tokenCommand(deps: TokenCommandDeps = {}): Command {
           if (cached && Date.parse(cached.grantExpiresAt) - now().getTime() > MIN_GRANT_LEFT_MS) {
             entry = await freshToken(client, cached, progress);
           }
-          entry ??= await requestAccess(client, options, { progress, sleep: deps.sleep, now });
+          const status = options.quiet
+            ? StatusLine.silent()
+            : new StatusLine(writeErr, deps.isTTY ?? process.stderr.isTTY === true);
+          entry ??= await requestAccess(client, options, { progress, now, status });
           cache?.write(key, entry);
           progress(`credential ${fingerprint(entry.token)} for ${entry.requestId} valid until ${entry.tokenExpiresAt}`);
           print(entry);
@@ -162,11 +185,7 @@ async function freshToken(
 }
 
 /** POST /v1/access-requests; an Idempotency-Key makes the bounded 503 retries one request, never two grants. */
-async function requestAccess(
-  client: ApiClient,
-  options: TokenOptions,
-  context: { progress: (line: string) => void; sleep?: (ms: number) => Promise<void>; now: () => Date },
-): Promise<CacheEntry> {
+async function requestAccess(client: ApiClient, options: TokenOptions, context: WaitContext): Promise<CacheEntry> {
   const { progress } = context;
   progress(
     `requesting ${options.access} access to ${options.cluster}/${options.namespace.join(',')} for ${options.duration}s`,
@@ -199,42 +218,170 @@ async function requestAccess(
   throw new CommandFailedError(`the API answered ${status} (${String(body.status).slice(0, 40)}) without a credential`);
 }
 
-/** Pending approval: show where to approve, poll the request until it is granted or settles otherwise. */
+/**
+ * Pending approval: say which request waits for whom, then long-poll the request (`?waitSeconds=20&unlike=pending`)
+ * until it is granted, denied or expired, or `--wait` runs out. The API answers a long poll the moment the status
+ * changes, so the credential arrives within a fraction of a second of the deciding click, with one request in flight
+ * instead of one every few seconds; 20 s stays under API Gateway's 29 s integration timeout.
+ */
 async function awaitApproval(
   client: ApiClient,
   requestId: string,
   created: CreatedRequest,
   waitSeconds: number,
-  context: { progress: (line: string) => void; sleep?: (ms: number) => Promise<void>; now: () => Date },
+  context: WaitContext,
 ): Promise<CacheEntry> {
-  const { progress, now } = context;
-  const sleep = context.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const { progress, now, status } = context;
   progress(`request ${requestId} needs approval${created.approvalUrl ? `: ${created.approvalUrl}` : ''}`);
-  const deadline = now().getTime() + waitSeconds * 1000;
-  for (;;) {
-    const { body } = await client.get<RequestStatus>(`/v1/access-requests/${requestId}`);
-    if (body.status === 'granted' && body.grant?.status === 'active') {
-      progress(`approved: request ${requestId}, grant ${body.grant.id} until ${body.grant.expiresAt}`);
-      const { body: credential } = await client.post<ApiCredential>(
-        `/v1/access-requests/${requestId}/token`,
-        undefined,
+  progress(`approvers asked: ${describeGroups(created.approvalGroups ?? [])}`);
+  const started = now().getTime();
+  const deadline = started + waitSeconds * 1000;
+  let last: RequestStatus | undefined;
+  // The 202 says who must approve; the first line shows at once, before the first long poll answers.
+  const required = (created.approvalGroups ?? []).reduce((sum, group) => sum + group.quorum, 0);
+  status.update(
+    required > 0
+      ? `waiting for approval: 0 of ${required} approval${required === 1 ? '' : 's'}`
+      : 'waiting for approval',
+    0,
+  );
+  try {
+    for (;;) {
+      const left = Math.ceil((deadline - now().getTime()) / 1000);
+      if (left <= 0) {
+        throw new CommandFailedError(
+          `request ${requestId} is still ${last?.status ?? 'pending'} after ${waitSeconds}s (--wait); ` +
+            `see \`gatehouse requests show ${requestId}\``,
+        );
+      }
+      const poll = Math.min(LONG_POLL_SECONDS, left);
+      const { body } = await client.get<RequestStatus>(
+        `/v1/access-requests/${requestId}?waitSeconds=${poll}&unlike=pending`,
       );
-      return {
-        version: 1,
-        requestId,
-        grantId: body.grant.id,
-        grantExpiresAt: body.grant.expiresAt,
-        ...credentialOf(credential),
-      };
+      last = body;
+      if (body.status === 'granted' && body.grant?.status === 'active') {
+        status.done(`approved (${approvalSummary(body)}): grant ${body.grant.id} until ${body.grant.expiresAt}`);
+        const { body: credential } = await client.post<ApiCredential>(
+          `/v1/access-requests/${requestId}/token`,
+          undefined,
+        );
+        return {
+          version: 1,
+          requestId,
+          grantId: body.grant.id,
+          grantExpiresAt: body.grant.expiresAt,
+          ...credentialOf(credential),
+        };
+      }
+      if (['denied', 'expired', 'revoked'].includes(body.status)) {
+        const reason = settledReason(body);
+        status.done(`request ${requestId} ${reason}`);
+        throw new CommandFailedError(`request ${requestId} ${reason}`);
+      }
+      status.update(`waiting for approval: ${approvalSummary(body)}`, now().getTime() - started);
     }
-    if (['denied', 'expired', 'revoked'].includes(body.status)) {
-      throw new CommandFailedError(`request ${requestId} was ${body.status}`);
-    }
-    if (now().getTime() + POLL_INTERVAL_MS > deadline) {
-      throw new CommandFailedError(`request ${requestId} is still ${body.status} after ${waitSeconds}s`);
-    }
-    await sleep(POLL_INTERVAL_MS);
+  } finally {
+    status.stop();
   }
+}
+
+/** The groups a 202 names, as people read them: `sre (1 approval), pair (2 approvals)`. */
+function describeGroups(groups: { name: string; quorum: number }[]): string {
+  if (groups.length === 0) return 'the configured approvers';
+  return groups.map((g) => `${g.name} (${g.quorum} approval${g.quorum === 1 ? '' : 's'})`).join(', ');
+}
+
+/** `1 of 2 approvals, approved by alice`. */
+function approvalSummary(body: RequestStatus): string {
+  const approval = body.approval;
+  if (!approval) return body.status;
+  const required = approval.groups.reduce((sum, group) => sum + group.quorum, 0);
+  const approvedBy = approval.decisions.filter((d) => d.decision === 'approve').map((d) => d.approverId);
+  const count = `${approvedBy.length} of ${required} approval${required === 1 ? '' : 's'}`;
+  return approvedBy.length > 0 ? `${count}, approved by ${approvedBy.join(', ')}` : count;
+}
+
+/** Why a request ended without access, from its approval's decisions. */
+function settledReason(body: RequestStatus): string {
+  const denial = body.approval?.decisions.find((d) => d.decision === 'deny');
+  if (body.status === 'denied' && denial) {
+    return `was denied by ${denial.approverId}${denial.reason ? `: ${oneLine(denial.reason)}` : ''}`;
+  }
+  if (body.status === 'expired' && body.approval?.status === 'expired') {
+    return `expired: no decision before ${body.approval.expiresAt} (${approvalSummary(body)})`;
+  }
+  return `was ${body.status}`;
+}
+
+/** A reason is the approver's text: one line, bounded, no control characters that could rewrite the terminal. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').slice(0, 300);
+}
+
+/**
+ * The one live line while the CLI waits. On a terminal: a spinner with the latest status and the time waited, redrawn in
+ * place (carriage return, erase line) and replaced by a final line. In a CI log: a plain line whenever the status
+ * changes, and a "still waiting" line at most every 30 s, so the log shows progress without a line per poll.
+ */
+export class StatusLine {
+  private text = '';
+  /** When the wait began, on this process's clock, so the spinner's time keeps running between answers. */
+  private startedAt = 0;
+  private frame = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private lastPlainAt = 0;
+  private static readonly FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly tty: boolean,
+  ) {}
+
+  static silent(): StatusLine {
+    return new StatusLine(() => undefined, false);
+  }
+
+  update(text: string, elapsedMs: number): void {
+    const changed = text !== this.text;
+    this.text = text;
+    this.startedAt = Date.now() - elapsedMs;
+    if (this.tty) {
+      this.timer ??= setInterval(() => this.draw(), SPINNER_INTERVAL_MS);
+      this.timer.unref?.();
+      this.draw();
+    } else if (changed || elapsedMs - this.lastPlainAt >= PLAIN_HEARTBEAT_MS) {
+      this.lastPlainAt = elapsedMs;
+      this.write(`gatehouse: ${text} (${formatElapsed(elapsedMs)} waited)\n`);
+    }
+  }
+
+  /** Replaces the live line with a final one. */
+  done(text: string): void {
+    this.stop();
+    this.write(`gatehouse: ${text}\n`);
+  }
+
+  /** Stops the spinner and erases its line. */
+  stop(): void {
+    if (this.timer) {
+      clearInterval(this.timer);
+      this.write('\r\x1b[2K');
+    }
+    this.timer = undefined;
+    this.text = '';
+  }
+
+  private draw(): void {
+    this.frame = (this.frame + 1) % StatusLine.FRAMES.length;
+    const waited = formatElapsed(Date.now() - this.startedAt);
+    this.write(`\r\x1b[2K${StatusLine.FRAMES[this.frame]} gatehouse: ${this.text} · ${waited}`);
+  }
+}
+
+function formatElapsed(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  return seconds < 60 ? `${seconds}s` : `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
 }
 
 function checkedRequestId(id: unknown): string {

@@ -484,7 +484,10 @@ describe('gatehouse token against a scripted API', () => {
           pollUrl: `/v1/access-requests/${FAKE_REQUEST_ID}`,
           approvalUrl: 'https://gatehouse.example.com/approve/abc',
         });
-      } else if (request.method === 'GET' && request.url === `/v1/access-requests/${FAKE_REQUEST_ID}`) {
+      } else if (
+        request.method === 'GET' &&
+        request.url === `/v1/access-requests/${FAKE_REQUEST_ID}?waitSeconds=20&unlike=pending`
+      ) {
         send(response, 200, {
           id: FAKE_REQUEST_ID,
           status: 'granted',
@@ -502,7 +505,7 @@ describe('gatehouse token against a scripted API', () => {
       expect(printed().status.token).toBe(FAKE_TOKEN);
       expect(api.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
         'POST /v1/access-requests',
-        `GET /v1/access-requests/${FAKE_REQUEST_ID}`,
+        `GET /v1/access-requests/${FAKE_REQUEST_ID}?waitSeconds=20&unlike=pending`,
         `POST /v1/access-requests/${FAKE_REQUEST_ID}/token`,
       ]);
       expect(stderr).toContain(`request ${FAKE_REQUEST_ID} needs approval: https://gatehouse.example.com/approve/abc`);
