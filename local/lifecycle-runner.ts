@@ -54,6 +54,8 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
   private readonly machine: StateMachine;
   private readonly executions = new Map<string, { abort: () => void; settled: Promise<void> }>();
   readonly tokens = new LocalTaskTokens();
+  /** Task handlers still running: stopping waits for them, so none touches a store that is already closed. */
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(private readonly options: LocalLifecycleOptions) {
     const arn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:gatehouse-${name}`;
@@ -80,15 +82,15 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
           taskResourceLocalHandlers: {
             RequestApproval: async (input) => {
               const decided = this.tokens.wait(token);
-              await tasks.notifyApprovers((input as { Payload: unknown }).Payload);
+              await this.track(tasks.notifyApprovers, (input as { Payload: unknown }).Payload);
               return (await decided) as never;
             },
-            ExpireApproval: async (input) => (await tasks.closeApproval(input)) as never,
-            CloseApprovalAfterError: async (input) => (await tasks.closeApproval(input)) as never,
-            CloseDenied: async (input) => (await tasks.closeApproval(input)) as never,
-            Grant: async (input) => (await tasks.grant(input)) as never,
-            RevokeAtExpiry: async (input) => (await tasks.revoke(input)) as never,
-            RevokeAfterError: async (input) => (await tasks.revoke(input)) as never,
+            ExpireApproval: (input) => this.track(tasks.closeApproval, input),
+            CloseApprovalAfterError: (input) => this.track(tasks.closeApproval, input),
+            CloseDenied: (input) => this.track(tasks.closeApproval, input),
+            Grant: (input) => this.track(tasks.grant, input),
+            RevokeAtExpiry: (input) => this.track(tasks.revoke, input),
+            RevokeAfterError: (input) => this.track(tasks.revoke, input),
           },
           ...(waitUntilExpiryMs === undefined ? {} : { waitTimeOverrides: { WaitUntilExpiry: waitUntilExpiryMs } }),
           ...(retry === undefined
@@ -110,10 +112,21 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
     await this.executions.get(name)?.settled;
   }
 
-  /** Stops waiting executions; they are scheduled again from the stored grants at the next start. */
-  stop(): void {
+  /** Stops waiting executions (scheduled again from the stored grants at the next start) and lets running tasks end. */
+  async stop(): Promise<void> {
     for (const execution of this.executions.values()) execution.abort();
     this.executions.clear();
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async track(task: Task, input: unknown): Promise<never> {
+    const run = Promise.resolve(task(input));
+    this.running.add(run);
+    try {
+      return (await run) as never;
+    } finally {
+      this.running.delete(run);
+    }
   }
 }
 

@@ -81,7 +81,7 @@ describe('access lifecycle on the real ASL', () => {
   it('revokes through the Catch path when the Grant step keeps failing for an active grant', async () => {
     const { id, grantId, grant } = await createGranted('ci:catch');
     // Only the test's execution may end this grant: stop the runtime's own (it would revoke at "expiry").
-    t.local.scheduler.stop();
+    await t.local.scheduler.stop();
     // A foreign access entry on the slot role makes every Grant attempt fail (the entry is not this grant's).
     await t.local.entries.delete({ cluster: 'dev', roleArn: grant.slot.roleArn });
     await t.local.entries.create({
@@ -100,7 +100,7 @@ describe('access lifecycle on the real ASL', () => {
       expect(outcome.ok).toBe(false);
       expect(outcome.error).toMatch(/The grant step failed; the grant was revoked/);
     } finally {
-      scheduler.stop();
+      await scheduler.stop();
     }
     expect((await t.grant(grantId))?.status).toBe('revoked');
     expect((await t.request(id))?.status).toBe('revoked');
@@ -118,7 +118,7 @@ describe('access lifecycle on the real ASL', () => {
 
   it('ends revoked through the Catch path when the grant was revoked before the Grant step ran', async () => {
     const { token, id, grantId, grant } = await createGranted('ci:early-revoke');
-    t.local.scheduler.stop();
+    await t.local.scheduler.stop();
     const revoke = await t.call('POST', `/v1/grants/${grantId}/revoke`, { token });
     expect(revoke.status, revoke.text).toBe(200);
     const outcomes = new Map<string, { ok: boolean; error?: string }>();
@@ -131,7 +131,7 @@ describe('access lifecycle on the real ASL', () => {
       expect(outcome.ok).toBe(false);
       expect(outcome.error).toMatch(/The grant step failed; the grant was revoked/);
     } finally {
-      scheduler.stop();
+      await scheduler.stop();
     }
     expect(await t.entry('dev', grant.slot.roleArn)).toBeUndefined();
     expect((await t.grant(grantId))?.status).toBe('revoked');
