@@ -54,7 +54,8 @@ interface ApiCredential {
   status?: { token?: unknown; expirationTimestamp?: unknown };
 }
 
-interface CreatedRequest {
+/** The API's answer to POST /v1/access-requests, as far as the CLI reads it. */
+export interface CreatedRequest {
   id: string;
   status: string;
   grantId?: string;
@@ -78,7 +79,8 @@ export interface RequestStatus {
   grant?: { id: string; status: string; expiresAt: string };
 }
 
-interface WaitContext {
+/** What the wait needs besides the API: progress lines, the clock and the live status line. */
+export interface WaitContext {
   progress: (line: string) => void;
   now: () => Date;
   status: StatusLine;
@@ -224,7 +226,7 @@ async function requestAccess(client: ApiClient, options: TokenOptions, context: 
  * changes, so the credential arrives within a fraction of a second of the deciding click, with one request in flight
  * instead of one every few seconds; 20 s stays under API Gateway's 29 s integration timeout.
  */
-async function awaitApproval(
+export async function awaitApproval(
   client: ApiClient,
   requestId: string,
   created: CreatedRequest,
