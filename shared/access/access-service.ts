@@ -1,4 +1,4 @@
-import type { AuditActor, AuditEventInput } from '../audit/event.ts';
+import type { AuditActor, AuditEventInput, AuditEventType } from '../audit/event.ts';
 import { fingerprint } from '../audit/fingerprint.ts';
 import { approvalRequirement } from '../approvals/approval-rules.ts';
 import type { ApprovalStore } from '../approvals/ports.ts';
@@ -109,48 +109,27 @@ export class AccessService {
       createdAt: now,
       updatedAt: now,
     };
-    const stream = `request/${request.id}`;
     const actor = actorOf(principal);
-    const subject = { cluster: input.cluster, namespaces: input.namespaces };
-    await audit.append({
-      type: 'access.requested',
-      stream,
-      actor,
-      subject,
-      requestId: request.id,
-      details: {
+    await audit.append(
+      requestEvent(request, 'access.requested', actor, {
         access: input.access,
         durationSeconds: input.durationSeconds,
         purpose: input.purpose,
         ticket: input.ticket,
         via: input.via,
-      },
-    });
+      }),
+    );
 
     const problem = this.checkAgainstConfig(input);
     if (problem) {
-      await audit.append({
-        type: 'access.rejected',
-        stream,
-        actor,
-        subject,
-        requestId: request.id,
-        details: { problem },
-      });
+      await audit.append(requestEvent(request, 'access.rejected', actor, { problem }));
       throw problem.kind === 'unavailable'
         ? new NotAvailableError(problem.message)
         : new UnprocessableRequestError(problem.message);
     }
 
     const decision = this.decide(principal, input);
-    await audit.append({
-      type: 'policy.decided',
-      stream,
-      actor,
-      subject,
-      requestId: request.id,
-      details: { ...decision },
-    });
+    await audit.append(requestEvent(request, 'policy.decided', actor, { ...decision }));
     request.decision = {
       effect: decision.effect,
       policies: decision.policies,
@@ -249,15 +228,11 @@ export class AccessService {
     const request = await this.requireRequest(requestId);
     const grant = request.grantId ? await this.deps.store.getGrant(request.grantId) : undefined;
     const refuse = async (reason: string) => {
-      await this.deps.audit.append({
-        type: 'token.refused',
-        stream: grant ? `grant/${grant.id}` : `request/${request.id}`,
-        actor: actorOf(principal),
-        subject: { cluster: request.cluster, namespaces: request.namespaces },
-        requestId: request.id,
-        grantId: grant?.id,
-        details: { reason },
-      });
+      await this.deps.audit.append(
+        grant
+          ? grantEvent(grant, 'token.refused', actorOf(principal), { reason })
+          : requestEvent(request, 'token.refused', actorOf(principal), { reason }),
+      );
     };
     if (request.principal.id !== principal.id) {
       await refuse('not the requester');
@@ -280,14 +255,9 @@ export class AccessService {
   async getRequest(principal: Principal, requestId: string): Promise<{ request: AccessRequest; grant?: Grant }> {
     const request = await this.requireRequest(requestId);
     if (request.principal.id !== principal.id && !this.isAdmin(principal)) {
-      await this.deps.audit.append({
-        type: 'request.read.refused',
-        stream: `request/${request.id}`,
-        actor: actorOf(principal),
-        subject: { cluster: request.cluster, namespaces: request.namespaces },
-        requestId: request.id,
-        details: { reason: 'not the requester or an admin' },
-      });
+      await this.deps.audit.append(
+        requestEvent(request, 'request.read.refused', actorOf(principal), { reason: 'not the requester or an admin' }),
+      );
       throw new ForbiddenError('only the requester or an admin may read this request');
     }
     const grant = request.grantId ? await this.deps.store.getGrant(request.grantId) : undefined;
@@ -322,15 +292,7 @@ export class AccessService {
     const grant = await this.deps.store.getGrant(grantId);
     if (!grant) throw new NotFoundError(`grant ${grantId} does not exist`);
     const refuse = (why: string) =>
-      this.deps.audit.append({
-        type: 'revoke.refused',
-        stream: `grant/${grant.id}`,
-        actor: actorOf(principal),
-        subject: { cluster: grant.cluster, namespaces: grant.namespaces },
-        requestId: grant.requestId,
-        grantId: grant.id,
-        details: { reason: why },
-      });
+      this.deps.audit.append(grantEvent(grant, 'revoke.refused', actorOf(principal), { reason: why }));
     if (grant.principal.id !== principal.id && !this.isAdmin(principal)) {
       await refuse('not the requester or an admin');
       throw new ForbiddenError('only the requester or an admin may revoke this grant');
@@ -392,9 +354,8 @@ export class AccessService {
     const grantId = `grt_${ids.next()}`;
     const createdAt = clock.now();
     const expiresAt = new Date(createdAt.getTime() + request.durationSeconds * 1000);
-    const stream = `grant/${grantId}`;
     const actor = actorOf(request.principal);
-    const subject = { cluster: request.cluster, namespaces: request.namespaces };
+    const planned = { id: grantId, requestId: request.id, cluster: request.cluster, namespaces: request.namespaces };
 
     const slot = await slots.lease(
       cluster.name,
@@ -402,15 +363,9 @@ export class AccessService {
       new Date(expiresAt.getTime() + SLOT_LEASE_MARGIN_MS).toISOString(),
     );
     if (!slot) {
-      await audit.append({
-        type: 'grant.failed',
-        stream,
-        actor,
-        subject,
-        requestId: request.id,
-        grantId,
-        details: { reason: 'no free slot', poolSize: cluster.slotPoolSize },
-      });
+      await audit.append(
+        grantEvent(planned, 'grant.failed', actor, { reason: 'no free slot', poolSize: cluster.slotPoolSize }),
+      );
       throw new NoFreeSlotError(
         `every one of the ${cluster.slotPoolSize} access slots of cluster ${cluster.name} is in use; retry shortly`,
         NO_SLOT_RETRY_AFTER_SECONDS,
@@ -434,21 +389,15 @@ export class AccessService {
       expiresAt: expiresAt.toISOString(),
     };
     try {
-      await audit.append({
-        type: 'grant.created',
-        stream,
-        actor,
-        subject,
-        requestId: request.id,
-        grantId,
-        details: {
+      await audit.append(
+        grantEvent(grant, 'grant.created', actor, {
           slot: slot.index,
           roleArn: slot.roleArn,
           username: grant.username,
           accessPolicyArn: grant.accessPolicyArn,
           expiresAt: grant.expiresAt,
-        },
-      });
+        }),
+      );
       await store.putGrant(grant);
       // A slot whose earlier grant was never cleaned up may still carry that grant's entry and namespaces.
       await this.deps.entries.delete({ cluster: grant.cluster, roleArn: slot.roleArn });
@@ -478,15 +427,12 @@ export class AccessService {
         }
       },
       () =>
-        audit.append({
-          type: 'grant.failed',
-          stream: `grant/${grant.id}`,
-          actor: SYSTEM_LIFECYCLE,
-          subject: { cluster: grant.cluster, namespaces: grant.namespaces },
-          requestId: grant.requestId,
-          grantId: grant.id,
-          details: { reason: 'grant step failed; undone', error: errorName(cause) },
-        }),
+        audit.append(
+          grantEvent(grant, 'grant.failed', SYSTEM_LIFECYCLE, {
+            reason: 'grant step failed; undone',
+            error: errorName(cause),
+          }),
+        ),
     ];
     for (const step of steps) await step().catch(() => undefined);
   }
@@ -509,16 +455,11 @@ export class AccessService {
 
   private async revoke(grant: Grant, actor: AuditActor, reason: RevocationReason, note?: string): Promise<Grant> {
     const { audit, clock, entries, slots, store } = this.deps;
-    const event: AuditEventInput = {
-      type: 'grant.revoked',
-      stream: `grant/${grant.id}`,
-      actor,
-      subject: { cluster: grant.cluster, namespaces: grant.namespaces },
-      requestId: grant.requestId,
-      grantId: grant.id,
-      details: { reason, note, slot: grant.slot.index, expiresAt: grant.expiresAt },
-    };
-    if (grant.status === 'active') await audit.append(event);
+    if (grant.status === 'active') {
+      await audit.append(
+        grantEvent(grant, 'grant.revoked', actor, { reason, note, slot: grant.slot.index, expiresAt: grant.expiresAt }),
+      );
+    }
     const marked = await store.markGrantRevoked(grant.id, clock.now().toISOString(), actor.id, note ?? reason);
     // Deleting the access entry is what stops every token of the grant at once; it runs even on a repeat.
     await entries.delete({ cluster: grant.cluster, roleArn: grant.slot.roleArn });
@@ -544,19 +485,13 @@ export class AccessService {
       ...credential,
       status: { ...credential.status, expirationTimestamp: expiration },
     };
-    await this.deps.audit.append({
-      type: 'token.issued',
-      stream: `grant/${grant.id}`,
-      actor: actorOf(principal),
-      subject: { cluster: grant.cluster, namespaces: grant.namespaces },
-      requestId: grant.requestId,
-      grantId: grant.id,
-      details: {
+    await this.deps.audit.append(
+      grantEvent(grant, 'token.issued', actorOf(principal), {
         fingerprint: fingerprint(bounded.status.token),
         expiresAt: expiration,
         sessionName: grant.sessionName,
-      },
-    });
+      }),
+    );
     return bounded;
   }
 
@@ -622,6 +557,28 @@ export class AccessService {
     const { admins } = this.deps.config;
     return admins.principals.includes(principal.id) || principal.groups.some((group) => admins.groups.includes(group));
   }
+}
+
+/** An event in a request's chain (`request/<id>`). */
+function requestEvent(
+  request: Pick<AccessRequest, 'id' | 'cluster' | 'namespaces'>,
+  type: AuditEventType,
+  actor: AuditActor,
+  details: Record<string, unknown>,
+): AuditEventInput {
+  const subject = { cluster: request.cluster, namespaces: request.namespaces };
+  return { type, stream: `request/${request.id}`, actor, subject, requestId: request.id, details };
+}
+
+/** An event in a grant's chain (`grant/<id>`). */
+function grantEvent(
+  grant: Pick<Grant, 'id' | 'requestId' | 'cluster' | 'namespaces'>,
+  type: AuditEventType,
+  actor: AuditActor,
+  details: Record<string, unknown>,
+): AuditEventInput {
+  const subject = { cluster: grant.cluster, namespaces: grant.namespaces };
+  return { type, stream: `grant/${grant.id}`, actor, subject, requestId: grant.requestId, grantId: grant.id, details };
 }
 
 function actorOf(principal: Principal): AuditActor {
