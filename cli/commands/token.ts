@@ -280,6 +280,11 @@ export async function awaitApproval(
         status.done(`request ${requestId} ${reason}`);
         throw new CommandFailedError(`request ${requestId} ${reason}`);
       }
+      if (body.status !== 'pending') {
+        // Granted without an active grant, or a status this CLI does not know: polling again would answer at once.
+        status.done(`request ${requestId} is ${body.status} without an active grant`);
+        throw new CommandFailedError(`request ${requestId} is ${body.status} without an active grant`);
+      }
       status.update(`waiting for approval: ${approvalSummary(body)}`, now().getTime() - started);
     }
   } finally {
