@@ -4,6 +4,7 @@
  */
 import { ApprovalNotFoundError } from '#shared/approvals/errors.ts';
 import { secretsManagerSecrets, slackMessenger } from './lib/aws-adapters.ts';
+import { approvalChannels } from './lib/approval-channels.ts';
 import { logger, metrics } from './lib/observability.ts';
 import { CloseTaskInputSchema, stateMachineTask } from './lib/task.ts';
 
@@ -20,7 +21,7 @@ export const handler = stateMachineTask(
     const request = await runtime.service.closeRequest(input.requestId, input.outcome);
     const approval = await runtime.approvals.get(input.requestId);
     if (approval) {
-      const refreshed = await runtime.notifier.refresh(request, approval);
+      const refreshed = await approvalChannels(runtime).notifier.refresh(request, approval);
       if (refreshed.failures.length > 0) logger.warn('Slack messages not updated', { failures: refreshed.failures });
     }
     return { requestId: request.id, status: request.status };

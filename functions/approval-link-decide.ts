@@ -1,6 +1,7 @@
 /** POST /v1/approvals/{approvalId}: the approver's button on the confirmation page; the link works once. */
 import { parseDecisionForm } from '#shared/approvals/confirmation-page.ts';
 import { secretsManagerSecrets, sfnTaskCallbacks, slackMessenger } from './lib/aws-adapters.ts';
+import { approvalChannels } from './lib/approval-channels.ts';
 import { apiHandler, html, readRawBody } from './lib/http.ts';
 
 export const handler = apiHandler(
@@ -8,7 +9,7 @@ export const handler = apiHandler(
     const linkId = event.pathParameters?.approvalId ?? '';
     const token = event.queryStringParameters?.t ?? '';
     const form = parseDecisionForm(readRawBody(event, 8192).toString('utf8'));
-    const page = await context.runtime.approvalLinks.decide(linkId, token, form);
+    const page = await approvalChannels(context.runtime).links.decide(linkId, token, form);
     return html(page.status, page.html);
   },
   {

@@ -1,5 +1,6 @@
 /** GET /v1/approvals/{approvalId}: the email link's confirmation page. It shows the request and decides nothing. */
 import { secretsManagerSecrets } from './lib/aws-adapters.ts';
+import { approvalChannels } from './lib/approval-channels.ts';
 import { apiHandler, html } from './lib/http.ts';
 
 export const handler = apiHandler(
@@ -8,7 +9,7 @@ export const handler = apiHandler(
     const token = event.queryStringParameters?.t ?? '';
     // The form posts back to this very link, token included, so only the POST needs no other state.
     const action = `${event.path}?t=${encodeURIComponent(token)}`;
-    const page = await context.runtime.approvalLinks.page(linkId, token, action);
+    const page = await approvalChannels(context.runtime).links.page(linkId, token, action);
     return html(page.status, page.html);
   },
   { authenticate: false, adapters: { secrets: secretsManagerSecrets } },

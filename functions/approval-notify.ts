@@ -4,6 +4,7 @@
  */
 import { NotFoundError } from '#shared/access/errors.ts';
 import { secretsManagerSecrets, sesMailer, slackMessenger } from './lib/aws-adapters.ts';
+import { approvalChannels } from './lib/approval-channels.ts';
 import { logger, metrics } from './lib/observability.ts';
 import { NotifyTaskInputSchema, stateMachineTask } from './lib/task.ts';
 
@@ -17,7 +18,7 @@ export const handler = stateMachineTask(
     const request = await runtime.service.requestOf(input.requestId);
     if (!request) throw new NotFoundError(`access request ${input.requestId} does not exist`);
     const approval = await runtime.approvals.open(request, request.decision?.approvalGroups ?? [], input.taskToken);
-    const result = await runtime.notifier.notify(request, approval);
+    const result = await approvalChannels(runtime).notifier.notify(request, approval);
     if (result.failures.length > 0) {
       metrics.addMetric('NotificationFailed', 'Count', result.failures.length);
       logger.warn('some approvers could not be notified', { requestId: request.id, failures: result.failures });

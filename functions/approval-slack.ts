@@ -16,7 +16,7 @@ import { APPROVE_ACTION_ID } from '#shared/slack/messages.ts';
 import { slackSignatureHeaders, verifySlackSignature } from '#shared/slack/signature.ts';
 import { secretsManagerSecrets, sfnTaskCallbacks, slackMessenger } from './lib/aws-adapters.ts';
 import { apiHandler, json, readRawBody } from './lib/http.ts';
-import { refreshSlack } from './lib/runtime.ts';
+import { approvalChannels } from './lib/approval-channels.ts';
 
 /** Slack interaction payloads are a few kilobytes; anything much larger is not Slack. */
 const MAX_SLACK_BODY_BYTES = 64 * 1024;
@@ -72,7 +72,7 @@ export const handler = apiHandler(
       return json(200, { response_type: 'ephemeral', replace_original: false, text: refusal[1] });
     }
     const request = await runtime.service.requestOf(action.requestId);
-    if (request) await refreshSlack(runtime.approvals, runtime.notifier, request);
+    if (request) await approvalChannels(runtime).refreshSlack(request);
     return json(200, {});
   },
   {

@@ -19,7 +19,8 @@ import {
 import { DECISION_REASON_MAX_LENGTH } from '#shared/approvals/confirmation-page.ts';
 import { refusalPage } from '#shared/approvals/approval-links.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { getRuntime, refreshSlack } from '../functions/lib/runtime.ts';
+import { approvalChannels } from '../functions/lib/approval-channels.ts';
+import { getRuntime } from '../functions/lib/runtime.ts';
 import type { Route } from './api-server.ts';
 
 const INBOX_PATH = '/local/approvals';
@@ -82,7 +83,7 @@ export function inboxRoutes(dynamodb: DynamoDBClient, stateTable: string): Route
           return page(RESULT_PAGES[kind].status, resultPage({ kind }));
         }
         const request = await runtime.service.requestOf(requestId);
-        if (request) await refreshSlack(runtime.approvals, runtime.notifier, request);
+        if (request) await approvalChannels(runtime).refreshSlack(request);
         return { statusCode: 303, headers: { Location: INBOX_PATH, 'Cache-Control': 'no-store' }, body: '' };
       },
     },

@@ -7,15 +7,10 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { AccessService } from '#shared/access/access-service.ts';
 import { DynamoDbApprovalStore } from '#shared/adapters/aws/dynamodb-approval-store.ts';
-import { DynamoDbLinkStore } from '#shared/adapters/aws/dynamodb-link-store.ts';
-import { DynamoDbNoticeStore } from '#shared/adapters/aws/dynamodb-notice-store.ts';
 import type { Mailer } from '#shared/approvals/approval-email.ts';
-import { ApprovalLinks } from '#shared/approvals/approval-links.ts';
-import { ApprovalNotifier } from '#shared/approvals/approval-notifier.ts';
 import { ApprovalService } from '#shared/approvals/approval-service.ts';
 import type { TaskCallbacks } from '#shared/approvals/ports.ts';
 import type { SlackMessenger } from '#shared/slack/slack-messenger.ts';
-import type { AccessRequest } from '#shared/model.ts';
 import { DynamoDbAccessStore } from '#shared/adapters/aws/dynamodb-access-store.ts';
 import { DynamoDbChainStore } from '#shared/adapters/aws/dynamodb-chain-store.ts';
 import { DynamoDbSlotPool } from '#shared/adapters/aws/dynamodb-slot-pool.ts';
@@ -41,9 +36,10 @@ export interface Runtime {
   loaded: LoadedConfig;
   service: AccessService;
   approvals: ApprovalService;
-  notifier: ApprovalNotifier;
-  approvalLinks: ApprovalLinks;
   secrets: ApprovalSecrets;
+  /** What the approval channels (functions/lib/approval-channels.ts) are built from. */
+  parts: RuntimeParts;
+  clock: Clock;
   verifier: OidcVerifier;
   audit: AuditSink;
   policy: PolicyEngine;
@@ -76,7 +72,6 @@ export function buildRuntime(loaded: LoadedConfig, parts: RuntimeParts): Runtime
   const audit = new AuditLog(new DynamoDbChainStore(parts.dynamodb, parts.tables.events), clock, ulidIds);
   const store = new DynamoDbAccessStore(parts.dynamodb, parts.tables.state);
   const approvalStore = new DynamoDbApprovalStore(parts.dynamodb, parts.tables.state);
-  const links = new DynamoDbLinkStore(parts.dynamodb, parts.tables.state);
   const service = new AccessService({
     config: loaded.config,
     policy,
@@ -105,26 +100,6 @@ export function buildRuntime(loaded: LoadedConfig, parts: RuntimeParts): Runtime
     access: store,
     clock,
   });
-  const notifier = new ApprovalNotifier({
-    config,
-    ...(parts.slack ? { slack: parts.slack } : {}),
-    ...(parts.mailer ? { mailer: parts.mailer } : {}),
-    links,
-    linkKey: async () => (await parts.secrets.linkKeys())[0]!,
-    apiBaseUrl: parts.apiBaseUrl,
-    notices: new DynamoDbNoticeStore(parts.dynamodb, parts.tables.state),
-    clock,
-    ids: ulidIds,
-  });
-  const approvalLinks = new ApprovalLinks({
-    links,
-    keys: () => parts.secrets.linkKeys(),
-    approvals,
-    requests: service,
-    onDecided: (request) => refreshSlack(approvals, notifier, request),
-    audit,
-    clock,
-  });
   const idempotency = new DynamoDBPersistenceLayer({
     tableName: parts.tables.idempotency,
     awsSdkV3Client: parts.dynamodb,
@@ -133,24 +108,14 @@ export function buildRuntime(loaded: LoadedConfig, parts: RuntimeParts): Runtime
     loaded,
     service,
     approvals,
-    notifier,
-    approvalLinks,
     secrets: parts.secrets,
+    parts,
+    clock,
     verifier,
     audit,
     policy,
     idempotency,
   };
-}
-
-/** After a decision, the Slack messages show it; a failed update is logged by the caller's metrics, never fatal. */
-export async function refreshSlack(
-  approvals: ApprovalService,
-  notifier: ApprovalNotifier,
-  request: AccessRequest,
-): Promise<void> {
-  const approval = await approvals.get(request.id);
-  if (approval) await notifier.refresh(request, approval);
 }
 
 let current: Promise<Runtime> | undefined;
