@@ -22,6 +22,7 @@ import { GatehouseConfigSchema } from '#shared/config/schema.ts';
 import type { AccessRequest, Grant } from '#shared/model.ts';
 import type { Mailer } from '#shared/approvals/approval-email.ts';
 import { SlackNotifier } from '#shared/adapters/slack/slack-notifier.ts';
+import { SesMailer } from '#shared/adapters/aws/ses-mailer.ts';
 import { buildRuntime, useRuntime, type ApprovalSecrets, type Runtime } from '../functions/lib/runtime.ts';
 import { startApiServer, lambdaContext, serverUrl } from './api-server.ts';
 import { inboxRoutes } from './approvals-inbox.ts';
@@ -113,6 +114,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     stops.unshift(() => new Promise<void>((done) => server.close(() => done())));
     const apiUrl = serverUrl(server);
     const slackBotToken = process.env.GATEHOUSE_SLACK_BOT_TOKEN;
+    // Email goes out through SES when the configuration names a sender and this machine has AWS credentials.
+    const { email } = loaded.config.notifications;
+    const mailer = options.mailer ?? (email && hasAwsCredentials() ? SesMailer.fromConfig(email) : undefined);
     const runtime = buildRuntime(loaded, {
       dynamodb: dynamo.client,
       tables: dynamo.tables,
@@ -126,7 +130,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       ...(slackBotToken
         ? { slack: new SlackNotifier({ token: slackBotToken, slackApiUrl: loaded.config.notifications.slack?.apiUrl }) }
         : {}),
-      ...(options.mailer ? { mailer: options.mailer } : {}),
+      ...(mailer ? { mailer } : {}),
       apiBaseUrl: loaded.config.notifications.publicApiUrl ?? apiUrl,
     });
     useRuntime(runtime);
@@ -254,6 +258,12 @@ function localSecrets(dataDir: string): ApprovalSecrets {
   const slackSigningSecret =
     process.env.GATEHOUSE_SLACK_SIGNING_SECRET ?? readOrCreateSecret(join(dataDir, SLACK_SIGNING_SECRET_FILE));
   return { slackSigningSecret: async () => slackSigningSecret, linkKeys: async () => [linkKey] };
+}
+
+function hasAwsCredentials(): boolean {
+  const { AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_CONTAINER_CREDENTIALS_FULL_URI } =
+    process.env;
+  return Boolean(AWS_ACCESS_KEY_ID || AWS_PROFILE || AWS_WEB_IDENTITY_TOKEN_FILE || AWS_CONTAINER_CREDENTIALS_FULL_URI);
 }
 
 function readOrCreateSecret(file: string): string {
