@@ -7,8 +7,9 @@ export const handler = apiHandler(
   async (event, context) => {
     const linkId = event.pathParameters?.approvalId ?? '';
     const token = event.queryStringParameters?.t ?? '';
-    // The form posts back to this very link, token included, so only the POST needs no other state.
-    const action = `${event.path}?t=${encodeURIComponent(token)}`;
+    // The form posts back to this very link, token included. requestContext.path is the path the browser used (with
+    // API Gateway's stage prefix, e.g. /live/v1/approvals/...); event.path lacks the stage.
+    const action = `${event.requestContext.path}?t=${encodeURIComponent(token)}`;
     const page = await approvalChannels(context.runtime).links.page(linkId, token, action);
     return html(page.status, page.html);
   },

@@ -129,7 +129,8 @@ function toProxyEvent(
       authorizer: null,
       protocol: `HTTP/${request.httpVersion}`,
       httpMethod: route.method,
-      path: `/local${url.pathname}`,
+      // As the browser sees it: API Gateway puts the stage here (`/live/v1/...`); the local server has none.
+      path: url.pathname,
       stage: 'local',
       requestId: randomUUID(),
       requestTimeEpoch: Date.now(),

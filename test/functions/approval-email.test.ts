@@ -3,7 +3,10 @@
  * follows the link from the sent message with a real HTTP client against the local runtime, as a phone would: GET shows
  * the confirmation page and decides nothing, the page's form POSTs the decision, and the link then works no more.
  */
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as pageHandler } from '../../functions/approval-link-page.ts';
+import { lambdaContext } from '../../local/api-server.ts';
 import {
   SENDER,
   SENSITIVE_BODY,
@@ -101,6 +104,30 @@ describe('approval emails', () => {
     expect(state.status).toBe('pending');
     expect(state.approval).toMatchObject({ status: 'pending', decisions: [] });
     expect(typesOf(await t.events(`request/${id}`))).not.toContain('approval.decided');
+  });
+
+  it('posts the form back to the path the browser used, API Gateway stage included', async () => {
+    const token = await t.token('ci:email-stage');
+    const { alice } = await pendingWithEmails(token);
+    const [path, query] = alice.link.path.split('?') as [string, string];
+
+    const response = await pageHandler(
+      {
+        path,
+        httpMethod: 'GET',
+        headers: {},
+        pathParameters: { approvalId: alice.link.linkId },
+        queryStringParameters: Object.fromEntries(new URLSearchParams(query)),
+        requestContext: { path: `/live${path}` },
+        body: null,
+        isBase64Encoded: false,
+      } as unknown as APIGatewayProxyEvent,
+      lambdaContext('approval-link-page'),
+      { signal: new AbortController().signal },
+    );
+
+    expect(response?.statusCode).toBe(200);
+    expect(formAction(response?.body ?? '')).toBe(`/live${alice.link.path}`);
   });
 
   it('POST decision=approve from the page answers the approved page, grants the request and updates Slack', async () => {
