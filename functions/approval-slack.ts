@@ -9,7 +9,6 @@ import {
   NotAnApproverError,
   SelfApprovalError,
 } from '#shared/approvals/errors.ts';
-import { AuthenticationError } from '#shared/identity/errors.ts';
 import { NotAvailableError, RequestValidationError } from '#shared/access/errors.ts';
 import { parseSlackInteraction, SlackPayloadError } from '#shared/slack/interaction.ts';
 import { APPROVE_ACTION_ID } from '#shared/slack/messages.ts';
@@ -17,6 +16,11 @@ import { slackSignatureHeaders, verifySlackSignature } from '#shared/slack/signa
 import { secretsManagerSecrets, sfnTaskCallbacks, slackMessenger } from './lib/aws-adapters.ts';
 import { apiHandler, json, readRawBody } from './lib/http.ts';
 import { approvalChannels } from './lib/approval-channels.ts';
+
+/** A request that Slack did not sign, or signed too long ago: answered 401, recorded, and nothing decided. */
+export class SlackSignatureError extends Error {
+  override name = 'SlackSignatureError';
+}
 
 /** Slack interaction payloads are a few kilobytes; anything much larger is not Slack. */
 const MAX_SLACK_BODY_BYTES = 64 * 1024;
@@ -49,7 +53,7 @@ export const handler = apiHandler(
         actor: { id: 'slack' },
         details: { reason: `signature-${verdict.reason}`, channel: 'slack' },
       });
-      throw new AuthenticationError('bad_signature');
+      throw new SlackSignatureError(`the Slack request signature is ${verdict.reason}`);
     }
     let action;
     try {

@@ -33,6 +33,12 @@ const TYPE_BASE = 'https://gatehouse.dev/problems/';
 /** Errors thrown outside shared/access carry these names; matching by name keeps this module free of adapters. */
 const NAMED_ERRORS: Record<string, { status: number; type: string; title: string; exposeMessage: boolean }> = {
   AuthenticationError: { status: 401, type: 'unauthenticated', title: 'Authentication failed', exposeMessage: true },
+  SlackSignatureError: {
+    status: 401,
+    type: 'bad-signature',
+    title: 'Request signature not valid',
+    exposeMessage: true,
+  },
   AuditWriteError: { status: 503, type: 'audit-unavailable', title: 'Audit log unavailable', exposeMessage: false },
   StoreError: { status: 503, type: 'store-unavailable', title: 'State store unavailable', exposeMessage: false },
   PayloadTooLargeError: {
@@ -98,7 +104,7 @@ export function problemFor(error: unknown, instance?: string): ProblemResponse {
   if (known) {
     const detail = known.exposeMessage ? (error as Error).message : (GENERIC_DETAIL[name] ?? known.title);
     const response = make(known.status, known.type, known.title, detail);
-    if (known.status === 401) response.headers['WWW-Authenticate'] = 'Bearer error="invalid_token"';
+    if (name === 'AuthenticationError') response.headers['WWW-Authenticate'] = 'Bearer error="invalid_token"';
     if (known.status === 503) response.headers['Retry-After'] = '5';
     return response;
   }

@@ -260,7 +260,7 @@ describe('Slack clicks that decide nothing', () => {
 
     for (const [name, response] of Object.entries(attempts)) {
       expect(response.status, `${name}: ${response.text}`).toBe(401);
-      expect(problemOf(response).status).toBe(401);
+      expect(problemOf(response)).toMatchObject({ status: 401, title: 'Request signature not valid' });
     }
     const refusals = (await t.events(`slack/${day}`)).slice(before).map((e) => e.details?.reason);
     expect(refusals).toEqual([
