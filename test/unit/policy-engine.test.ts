@@ -488,6 +488,7 @@ describe('policies/access.cedar (the example policy set)', () => {
       'no-admin-for-ci',
       'no-kube-system',
       'local-demo',
+      'local-demo-payments-approval',
     ]);
   });
 
@@ -569,5 +570,15 @@ describe('policies/access.cedar (the example policy set)', () => {
     expect(engine.decideAccess(stranger, asked).effect).toBe('forbid');
     expect(engine.decideAccess(localDemo, { ...asked, cluster: 'prod' }).effect).toBe('forbid');
     expect(engine.decideAccess(localDemo, { ...asked, access: 'admin' }).effect).toBe('forbid');
+  });
+
+  it('sends the local demo identity to the local approvers for payments', () => {
+    const payments = request({ cluster: 'local', namespaces: ['payments'], access: 'view' });
+
+    expect(engine.decideAccess(localDemo, payments)).toMatchObject({
+      effect: 'approval',
+      approvalGroups: ['local-approvers'],
+      policies: ['local-demo-payments-approval'],
+    });
   });
 });
