@@ -15,6 +15,8 @@ import {
 import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -33,7 +35,7 @@ import {
   type TableAccess,
 } from './constructs/gatehouse-function.ts';
 import { SlotRoleTrust } from './constructs/slot-role-trust.ts';
-import { EVENTS_BY_TIME_INDEX } from './stateful-stack.ts';
+import { EVENTS_BY_TIME_INDEX, STATE_PENDING_APPROVALS_INDEX } from './stateful-stack.ts';
 
 export { GRANT_ID_SESSION_TAG } from './constructs/slot-role-trust.ts';
 
@@ -60,6 +62,7 @@ export const FUNCTION_NAMES = [
   'approval-slack',
   'approval-link-page',
   'approval-link-decide',
+  'approval-heartbeat',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
@@ -103,11 +106,23 @@ const SECRET_VARIABLES: Record<SecretName, string> = {
 export const APPROVAL_METRICS = {
   notificationFailed: 'NotificationFailed',
   approvalExpired: 'ApprovalExpired',
+  approvalHeartbeats: 'ApprovalHeartbeats',
 } as const;
+
+/** How often approval-heartbeat runs; RequestApproval's HeartbeatSeconds (900) allows three missed runs. */
+export const APPROVAL_HEARTBEAT_RATE = Duration.minutes(5);
+
+/**
+ * How a function may use a table: `describe` is DescribeTable only, `name` is the variable alone (the runtime needs
+ * every table's name, a function may touch none of it).
+ */
+type FunctionTableAccess = TableAccess | 'describe' | 'name';
 
 interface FunctionSpec {
   description: string;
-  tables: { events: TableAccess | 'describe'; state: TableAccess | 'describe'; idempotency?: TableAccess };
+  tables: { events: FunctionTableAccess; state: FunctionTableAccess; idempotency?: TableAccess };
+  /** State-table indexes it queries, besides the table. */
+  stateIndexes?: readonly string[];
   mintsTokens?: boolean;
   changesAccessEntries?: boolean;
   reservedConcurrency: number;
@@ -118,6 +133,10 @@ interface FunctionSpec {
   answersTaskTokens?: boolean;
   /** Sends approval emails through SES from `notifications.email.from`, when configured. */
   sendsEmail?: boolean;
+  /** Sends heartbeats for the lifecycle's approval task tokens (SendTaskHeartbeat). */
+  beatsTaskTokens?: boolean;
+  /** Invoked by an EventBridge schedule (asynchronously) rather than synchronously. */
+  scheduled?: boolean;
 }
 
 const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
@@ -205,6 +224,16 @@ const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
     answersTaskTokens: true,
     reservedConcurrency: 10,
   },
+  'approval-heartbeat': {
+    description:
+      'Scheduled every 5 minutes: SendTaskHeartbeat for the task token of every pending approval (pendingApprovals index)',
+    tables: { events: 'name', state: 'read' },
+    stateIndexes: [STATE_PENDING_APPROVALS_INDEX],
+    beatsTaskTokens: true,
+    scheduled: true,
+    reservedConcurrency: 1,
+    timeout: Duration.seconds(60),
+  },
 };
 
 /** The AWS partition of a region (the config's region pattern admits the commercial, GovCloud and China regions). */
@@ -236,6 +265,8 @@ export class ControlPlaneStack extends Stack {
   readonly approvalSecrets: ApprovalSecrets;
   /** Secrets Manager's rotation function of the approval link key. */
   readonly linkKeyRotation: GatehouseFunction;
+  /** The EventBridge schedule of approval-heartbeat. */
+  readonly approvalHeartbeatRule: Rule;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -257,9 +288,10 @@ export class ControlPlaneStack extends Stack {
           ...(spec.timeout ? { timeout: spec.timeout } : {}),
         });
         bindTable(fn, 'EVENTS_TABLE', props.eventsTable, spec.tables.events, [EVENTS_BY_TIME_INDEX]);
-        bindTable(fn, 'STATE_TABLE', props.stateTable, spec.tables.state);
+        bindTable(fn, 'STATE_TABLE', props.stateTable, spec.tables.state, spec.stateIndexes);
         if (spec.tables.idempotency) fn.bindTable('IDEMPOTENCY_TABLE', props.idempotencyTable, spec.tables.idempotency);
-        acknowledgeSynchronousInvocation(fn);
+        if (spec.scheduled) acknowledgeScheduledInvocation(fn);
+        else acknowledgeSynchronousInvocation(fn);
         return [name, fn];
       }),
     ) as Record<FunctionName, GatehouseFunction>;
@@ -363,6 +395,25 @@ export class ControlPlaneStack extends Stack {
     for (const name of FUNCTION_NAMES.filter((n) => FUNCTIONS[n].answersTaskTokens)) {
       this.functions[name].bindTaskCallbacks('LIFECYCLE_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     }
+    for (const name of FUNCTION_NAMES.filter((n) => FUNCTIONS[n].beatsTaskTokens)) {
+      this.functions[name].bindTaskHeartbeats('LIFECYCLE_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+    }
+    // A run that fails or is late is repaired by the next one; an event older than one interval is dropped.
+    this.approvalHeartbeatRule = new Rule(this, 'ApprovalHeartbeatSchedule', {
+      description: 'approval-heartbeat: keep the RequestApproval task tokens of pending approvals alive',
+      schedule: Schedule.rate(APPROVAL_HEARTBEAT_RATE),
+      targets: [
+        new LambdaFunction(this.functions['approval-heartbeat'].function, {
+          maxEventAge: APPROVAL_HEARTBEAT_RATE,
+          retryAttempts: 2,
+        }),
+      ],
+    });
+    Validations.of(this.approvalHeartbeatRule).acknowledge({
+      id: 'Serverless-EventBusDLQ',
+      reason:
+        'The target is a schedule tick that carries nothing: an undelivered tick is made up by the next one five minutes later (each run beats every pending approval), so a dead-letter queue would only collect stale ticks with nothing to replay; deliveries that keep failing end the waiting approvals with States.HeartbeatTimeout, which the failed-executions alarm reports.',
+    });
 
     this.api = this.restApi(props, logRetention);
     // Links in approval emails point at the public URL when one is configured (a custom domain), else at the stage. The
@@ -702,14 +753,15 @@ function bindTable(
   fn: GatehouseFunction,
   variable: string,
   table: ITable,
-  access: TableAccess | 'describe',
+  access: FunctionTableAccess,
   indexes: readonly string[] = [],
 ): void {
-  if (access !== 'describe') {
+  if (access !== 'describe' && access !== 'name') {
     fn.bindTable(variable, table, access, indexes);
     return;
   }
   fn.function.addEnvironment(variable, table.tableName);
+  if (access === 'name') return;
   fn.addToPolicy(new PolicyStatement({ actions: ['dynamodb:DescribeTable'], resources: [table.tableArn] }));
 }
 
@@ -717,6 +769,15 @@ function bindTable(
 function acknowledgeSynchronousInvocation(fn: GatehouseFunction): void {
   const reason =
     'Invoked only synchronously (API Gateway Lambda proxy or a Step Functions task): a dead-letter queue applies to asynchronous invocations and would never receive anything; failures return to the caller, which retries (Step Functions Retry) or reports the error.';
+  Validations.of(fn.function).acknowledge({ id: 'HIPAA.Security-LambdaDLQ', reason });
+  Validations.of(fn.function).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
+  acknowledgeRuntimeAndNetwork(fn);
+}
+
+/** approval-heartbeat: EventBridge invokes it asynchronously on a schedule. */
+function acknowledgeScheduledInvocation(fn: GatehouseFunction): void {
+  const reason =
+    'Invoked only by its EventBridge schedule every 5 minutes, with an event that carries nothing: a failed run is repaired by the next one (each run beats every pending approval), and runs that keep failing end the waiting approvals with States.HeartbeatTimeout, which the errors and failed-executions alarms report. A dead-letter queue would hold only stale schedule events, with nothing to replay.';
   Validations.of(fn.function).acknowledge({ id: 'HIPAA.Security-LambdaDLQ', reason });
   Validations.of(fn.function).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
   acknowledgeRuntimeAndNetwork(fn);

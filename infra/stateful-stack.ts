@@ -12,6 +12,7 @@ import {
 import { ServicePrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key, type CfnKey } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
+import { PENDING_APPROVALS_INDEX } from '../shared/adapters/aws/tables.ts';
 
 /** Stable logical ids of the stateful resources: changing one would replace a table or key, so a test pins them. */
 export const STATEFUL_LOGICAL_IDS = {
@@ -24,6 +25,9 @@ export const STATEFUL_LOGICAL_IDS = {
 /** The name of the events table's index by time, for audit queries over a time range. */
 export const EVENTS_BY_TIME_INDEX = 'byTime';
 
+/** The name of the state table's sparse index of pending approvals (the approval heartbeat queries it). */
+export const STATE_PENDING_APPROVALS_INDEX = PENDING_APPROVALS_INDEX.name;
+
 /**
  * Everything Gatehouse must not lose: the audit events, grant/request state, idempotency records, and the customer-managed
  * key encrypting them. Termination protection on; every resource RETAIN and deletion-protected; generated names.
@@ -33,7 +37,10 @@ export class StatefulStack extends Stack {
   readonly key: Key;
   /** Audit events: pk `stream` (S), sk `seq` (N); GSI `byTime` (`day`, `timeId`); stream NEW_IMAGE for the archiver. */
   readonly eventsTable: Table;
-  /** Requests, grants and slot leases: pk `pk`, sk `sk`; TTL `ttl`. */
+  /**
+   * Requests, grants, slot leases and approvals: pk `pk`, sk `sk`; TTL `ttl`; sparse GSI `pendingApprovals`
+   * (`pendingShard`, `expiresAt`, keys only) holding the pending approvals.
+   */
   readonly stateTable: Table;
   /** Powertools idempotency records: pk `id`; TTL `expiration`. */
   readonly idempotencyTable: Table;
@@ -109,6 +116,13 @@ export class StatefulStack extends Stack {
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       sortKey: { name: 'sk', type: AttributeType.STRING },
       timeToLiveAttribute: 'ttl',
+    });
+    // Added to a table that already exists: one new GSI is an in-place update (the table keeps its pinned logical id).
+    this.stateTable.addGlobalSecondaryIndex({
+      indexName: PENDING_APPROVALS_INDEX.name,
+      partitionKey: { name: PENDING_APPROVALS_INDEX.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: PENDING_APPROVALS_INDEX.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
     });
 
     this.idempotencyTable = new Table(this, 'Idempotency', {

@@ -1,5 +1,6 @@
 /** The Lambda handlers the local runtime serves: the very modules the CDK app bundles. */
 import { handler as approvalClose } from '../functions/approval-close.ts';
+import { handler as approvalHeartbeat } from '../functions/approval-heartbeat.ts';
 import { handler as approvalLinkDecide } from '../functions/approval-link-decide.ts';
 import { handler as approvalLinkPage } from '../functions/approval-link-page.ts';
 import { handler as approvalNotify } from '../functions/approval-notify.ts';
@@ -13,7 +14,7 @@ import { handler as lifecycleRevoke } from '../functions/lifecycle-revoke.ts';
 import { handler as revokeGrant } from '../functions/revoke-grant.ts';
 import type { Route } from './api-server.ts';
 
-export { approvalClose, approvalNotify, lifecycleGrant, lifecycleRevoke };
+export { approvalClose, approvalHeartbeat, approvalNotify, lifecycleGrant, lifecycleRevoke };
 
 /** The API Gateway routes of infra/control-plane-stack.ts. */
 export const routes: Route[] = [

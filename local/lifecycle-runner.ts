@@ -16,17 +16,44 @@ export interface LocalLifecycleOptions {
   retryIntervalMs?: number;
   /** Tests shorten how long an approval waits (seconds; the configuration's minimum is a minute). */
   approvalTimeoutSeconds?: number;
+  /** Tests shorten RequestApproval's heartbeat window (seconds; the ASL's HeartbeatSeconds otherwise; 0 turns it off). */
+  approvalHeartbeatSeconds?: number;
   /** Told about every execution that ends; failures are also the operator's alarm in the cloud. */
   onSettled?: (name: string, outcome: { ok: boolean; error?: string }) => void;
 }
 
 /** Step Functions' callback API, in process: the approval handlers answer a waiting task token here. */
 export class LocalTaskTokens {
-  private readonly waiting = new Map<string, { resolve: (output: unknown) => void; reject: (error: Error) => void }>();
+  private readonly waiting = new Map<
+    string,
+    { resolve: (output: unknown) => void; reject: (error: Error) => void; beat: () => void; stop: () => void }
+  >();
+  /** When each waiting token last got a heartbeat (epoch ms). */
+  readonly beats = new Map<string, number>();
 
-  /** Registers the token before the approvers are told, so a fast decision cannot arrive before the wait. */
-  wait(token: string): Promise<unknown> {
-    return new Promise((resolve, reject) => this.waiting.set(token, { resolve, reject }));
+  /**
+   * Registers the token before the approvers are told, so a fast decision cannot arrive before the wait. With
+   * `heartbeatMs`, the wait fails with States.HeartbeatTimeout when no heartbeat arrives for that long (HeartbeatSeconds).
+   */
+  wait(token: string, heartbeatMs?: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const stop = () => clearTimeout(timer);
+      const beat = () => {
+        stop();
+        if (heartbeatMs === undefined) return;
+        timer = setTimeout(() => {
+          this.waiting.delete(token);
+          this.beats.delete(token);
+          reject(
+            Object.assign(new Error(`no heartbeat for ${heartbeatMs / 1000} s`), { name: 'States.HeartbeatTimeout' }),
+          );
+        }, heartbeatMs);
+        timer.unref();
+      };
+      this.waiting.set(token, { resolve, reject, beat, stop });
+      beat();
+    });
   }
 
   async succeed(token: string, output: unknown): Promise<void> {
@@ -37,11 +64,29 @@ export class LocalTaskTokens {
     this.take(token).reject(Object.assign(new Error(cause), { name: error }));
   }
 
+  /** SendTaskHeartbeat: restarts the token's heartbeat window; false when nothing waits on it (TaskTimedOut). */
+  async heartbeat(token: string): Promise<boolean> {
+    const waiter = this.waiting.get(token);
+    if (!waiter) return false;
+    this.beats.set(token, Date.now());
+    waiter.beat();
+    return true;
+  }
+
+  /** Stops every heartbeat timer (the runtime is stopping; its executions are aborted). */
+  clear(): void {
+    for (const waiter of this.waiting.values()) waiter.stop();
+    this.waiting.clear();
+    this.beats.clear();
+  }
+
   private take(token: string) {
     const waiter = this.waiting.get(token);
     // Step Functions answers an unknown or used token with TaskTimedOut / InvalidToken; so does this.
     if (!waiter) throw Object.assign(new Error('the task token is not waiting'), { name: 'TaskTimedOut' });
+    waiter.stop();
     this.waiting.delete(token);
+    this.beats.delete(token);
     return waiter;
   }
 }
@@ -56,6 +101,8 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
   readonly tokens = new LocalTaskTokens();
   /** Task handlers still running: stopping waits for them, so none touches a store that is already closed. */
   private readonly running = new Set<Promise<unknown>>();
+  /** RequestApproval's HeartbeatSeconds, from the definition; undefined when it has none. */
+  private readonly heartbeatSeconds: number | undefined;
 
   constructor(private readonly options: LocalLifecycleOptions) {
     const arn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:gatehouse-${name}`;
@@ -64,7 +111,9 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
       .replaceAll('${RevokeFunctionArn}', arn('lifecycle-revoke'))
       .replaceAll('${NotifyFunctionArn}', arn('approval-notify'))
       .replaceAll('${CloseApprovalFunctionArn}', arn('approval-close'));
-    this.machine = new StateMachine(pointTimeoutPathsAtPayload(JSON.parse(text) as AslDefinition) as never);
+    const definition = JSON.parse(text) as AslDefinition;
+    this.heartbeatSeconds = definition.States.RequestApproval?.HeartbeatSeconds;
+    this.machine = new StateMachine(pointTimeoutPathsAtPayload(definition) as never);
   }
 
   async schedule(start: LifecycleStart): Promise<void> {
@@ -81,7 +130,10 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
         overrides: {
           taskResourceLocalHandlers: {
             RequestApproval: async (input) => {
-              const decided = this.tokens.wait(token);
+              // aws-local-stepfunctions 3.0 ignores HeartbeatSeconds, so the wait enforces it here, as Step Functions
+              // does: no heartbeat for that long fails the task with States.HeartbeatTimeout (caught like any error).
+              const heartbeatSeconds = this.options.approvalHeartbeatSeconds ?? this.heartbeatSeconds;
+              const decided = this.tokens.wait(token, heartbeatSeconds ? heartbeatSeconds * 1000 : undefined);
               await this.track(tasks.notifyApprovers, (input as { Payload: unknown }).Payload);
               return (await decided) as never;
             },
@@ -116,6 +168,7 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
   async stop(): Promise<void> {
     for (const execution of this.executions.values()) execution.abort();
     this.executions.clear();
+    this.tokens.clear();
     await Promise.allSettled([...this.running]);
   }
 
@@ -131,7 +184,10 @@ export class LocalLifecycleScheduler implements LifecycleScheduler {
 }
 
 interface AslDefinition {
-  States: Record<string, { Resource?: string; TimeoutSecondsPath?: string; Parameters?: { Payload?: object } }>;
+  States: Record<
+    string,
+    { Resource?: string; TimeoutSecondsPath?: string; HeartbeatSeconds?: number; Parameters?: { Payload?: object } }
+  >;
 }
 
 /**

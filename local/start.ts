@@ -8,9 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { documentClient } from '#shared/adapters/aws/tables.ts';
+import { PENDING_APPROVALS_INDEX, documentClient } from '#shared/adapters/aws/tables.ts';
 import { loadConfigFile, type LoadedConfig } from '#shared/adapters/fs/config-file.ts';
 import { remoteKeyResolver } from '#shared/adapters/http/remote-jwks.ts';
 import { DevIssuer } from '#shared/adapters/local/dev-issuer.ts';
@@ -47,8 +48,13 @@ export interface LocalOptions {
   inMemory?: boolean;
   lifecycle?: Pick<
     LocalLifecycleOptions,
-    'waitUntilExpiryMs' | 'retryIntervalMs' | 'approvalTimeoutSeconds' | 'onSettled'
+    'waitUntilExpiryMs' | 'retryIntervalMs' | 'approvalTimeoutSeconds' | 'approvalHeartbeatSeconds' | 'onSettled'
   >;
+  /**
+   * The approval-heartbeat schedule: every `intervalMs` (5 minutes, as in AWS); tests shorten it, or stop it to see
+   * waiting approvals fail with States.HeartbeatTimeout.
+   */
+  heartbeat?: { intervalMs?: number; stopped?: boolean };
   /** Sends approval emails; tests pass SES on aws-sdk-client-mock. Without it, approvers use the local inbox or Slack. */
   mailer?: Mailer;
 }
@@ -67,8 +73,13 @@ export interface LocalRuntime {
   entries: LocalAccessEntries;
   signingSecret: string;
   rescheduled: number;
+  /** Things the operator should know about this start (the CLI prints them). */
+  notices: string[];
   stop(): Promise<void>;
 }
+
+/** How often the local runtime runs approval-heartbeat: the EventBridge rate in AWS. */
+export const HEARTBEAT_INTERVAL_MS = 5 * 60_000;
 
 /** What `gatehouse local dev-token` needs from a running (or last) local runtime. */
 export interface LocalState {
@@ -96,6 +107,15 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     const handlers = await import('./handlers.ts');
     const invoke = (handler: TaskHandler, name: string) => (input: unknown) =>
       handler(input, lambdaContext(name), { signal: new AbortController().signal });
+    const notices: string[] = [];
+    // dynalite cannot add an index to an existing table: a data directory from before the pendingApprovals index runs
+    // without heartbeats (and without their enforcement) until its dynamodb directory is removed.
+    const heartbeatIndex = await hasPendingApprovalsIndex(dynamo);
+    if (!heartbeatIndex) {
+      notices.push(
+        `approval heartbeats are off: the state table in ${join(dataDir, 'dynamodb')} predates the ${PENDING_APPROVALS_INDEX.name} index (remove that directory to recreate it)`,
+      );
+    }
     const scheduler = new LocalLifecycleScheduler({
       tasks: {
         grant: invoke(handlers.lifecycleGrant, 'lifecycle-grant'),
@@ -104,6 +124,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
         closeApproval: invoke(handlers.approvalClose, 'approval-close'),
       },
       ...options.lifecycle,
+      ...(heartbeatIndex ? {} : { approvalHeartbeatSeconds: 0 }),
     });
     stops.unshift(() => scheduler.stop());
 
@@ -136,6 +157,22 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     useRuntime(runtime);
     stops.push(() => useRuntime(undefined));
     installed();
+    if (heartbeatIndex && !options.heartbeat?.stopped) {
+      const beat = invoke(handlers.approvalHeartbeat, 'approval-heartbeat');
+      let running: Promise<unknown> | undefined;
+      const timer = setInterval(() => {
+        // One run at a time; a failed run is the next run's to repair, as with the schedule in AWS.
+        running ??= Promise.resolve(beat({ source: 'gatehouse.local', 'detail-type': 'Scheduled Event' }))
+          .catch(() => undefined)
+          .finally(() => (running = undefined));
+      }, options.heartbeat?.intervalMs ?? HEARTBEAT_INTERVAL_MS);
+      timer.unref();
+      // Before the scheduler stops: no beat may touch a store that is closing.
+      stops.unshift(async () => {
+        clearInterval(timer);
+        await running;
+      });
+    }
     const rescheduled = await resumeLifecycles(dynamo, scheduler, runtime);
     const state: LocalState = { apiUrl, issuerUrl, audience: LOCAL_AUDIENCE };
     writeFileSync(join(dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
@@ -152,6 +189,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       entries,
       signingSecret,
       rescheduled,
+      notices,
       stop: async () => {
         for (const stop of stops) await stop();
       },
@@ -160,6 +198,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     for (const stop of stops) await Promise.resolve(stop()).catch(() => undefined);
     throw error;
   }
+}
+
+/** True when the state table has the pendingApprovals index (a data directory made before it has not). */
+async function hasPendingApprovalsIndex(dynamo: EmbeddedDynamo): Promise<boolean> {
+  const { Table } = await dynamo.client.send(new DescribeTableCommand({ TableName: dynamo.tables.state }));
+  return (Table?.GlobalSecondaryIndexes ?? []).some((index) => index.IndexName === PENDING_APPROVALS_INDEX.name);
 }
 
 /** Reads what the last `gatehouse local` wrote, for `dev-token` and the CLI's default API URL. */

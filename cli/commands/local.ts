@@ -53,6 +53,7 @@ export function localCommand(): Command {
       out(`  Clusters         ${config.clusters.map((cluster) => cluster.name).join(', ')}`);
       if (local.rescheduled > 0)
         out(`  Resumed          ${local.rescheduled} active grant lifecycle(s) from the last run`);
+      for (const notice of local.notices) out(`  Note             ${notice}`);
       out();
       out('Try it:');
       out(`  TOKEN=$(npx gatehouse local dev-token --sub ci:demo --groups ci)`);

@@ -25,7 +25,7 @@ export const eksAccessEntries: NonNullable<AwsAdapters['entries']> = (clusters) 
 export const sfnLifecycleScheduler: NonNullable<AwsAdapters['scheduler']> = (stateMachineArn) =>
   new SfnLifecycleScheduler(stateMachineArn);
 
-/** Answers the lifecycle's waiting approval task (the approval callback handlers). */
+/** Answers the lifecycle's waiting approval task (the approval callback handlers) and beats it (approval-heartbeat). */
 export const sfnTaskCallbacks: NonNullable<AwsAdapters['callbacks']> = () => new SfnTaskCallbacks();
 
 /** The Slack signing secret and the approval link keys, from Secrets Manager (ARNs from the environment). */

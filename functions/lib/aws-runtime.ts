@@ -52,6 +52,8 @@ const noCallbacks: TaskCallbacks = {
   succeed: () =>
     Promise.reject(new Error('this function does not answer approval tasks (no callbacks in its handler)')),
   fail: () => Promise.reject(new Error('this function does not answer approval tasks (no callbacks in its handler)')),
+  heartbeat: () =>
+    Promise.reject(new Error('this function does not answer approval tasks (no callbacks in its handler)')),
 };
 
 const noSecrets: ApprovalSecrets = {

@@ -45,3 +45,15 @@ export function stateMachineTask<Schema extends z.ZodType, Output>(
       return task(schema.parse(event), await getRuntime(adapters));
     });
 }
+
+/**
+ * A handler an EventBridge schedule invokes: the event carries nothing it needs (the schedule is the trigger), so only
+ * the runtime is passed.
+ */
+export function scheduledTask<Output>(task: (runtime: Runtime) => Promise<Output>, adapters: AwsAdapters = {}) {
+  return middy<unknown, Output, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer))
+    .use(logMetrics(metrics))
+    .handler(async () => task(await getRuntime(adapters)));
+}

@@ -284,6 +284,19 @@ export class GatehouseFunction extends Construct {
     );
   }
 
+  /**
+   * Sets `variable` to the state machine's ARN and allows heartbeats for its callback tasks. `states:SendTaskHeartbeat`,
+   * like SendTaskSuccess, defines no resource type in the Service Authorization Reference, so the statement is on
+   * Resource "*" and acknowledged here with that reason.
+   */
+  bindTaskHeartbeats(variable: string, stateMachineArn: string): this {
+    this.function.addEnvironment(variable, stateMachineArn);
+    return this.addToPolicyOnAnyResource(
+      new PolicyStatement({ sid: 'BeatTaskTokens', actions: ['states:SendTaskHeartbeat'], resources: ['*'] }),
+      'states:SendTaskHeartbeat uses Resource "*": the Service Authorization Reference lists no resource type for it (a task token, not an ARN, names the task), so it cannot be scoped to the lifecycle state machine. It only keeps a waiting task alive; it cannot answer or end one.',
+    );
+  }
+
   /** Adds a statement on Resource "*" with the reason it cannot be scoped, acknowledged beside the policy. */
   addToPolicyOnAnyResource(statement: PolicyStatement, reason: string): this {
     this.policy.addStatements(statement);

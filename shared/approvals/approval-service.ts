@@ -65,6 +65,21 @@ export type ApprovalRefusalReason =
 
 const SYSTEM_APPROVALS: AuditActor = { id: 'system:approvals' };
 
+/** At most this many approvals get a heartbeat per run: far more than ever wait at once. */
+export const HEARTBEAT_LIMIT = 1000;
+
+/** What one heartbeat run did. Nothing of it is audited: a beat every few minutes per approval would flood the log. */
+export interface HeartbeatResult {
+  /** Pending approvals found (with a task token). */
+  pending: number;
+  /** Heartbeats Step Functions accepted. */
+  sent: number;
+  /** Tokens Step Functions no longer waits on (TaskTimedOut, InvalidToken): ignored, the approval is ending. */
+  notWaiting: number;
+  /** Heartbeats that failed otherwise, counted by the error's kind (never a token). */
+  failures: Record<string, number>;
+}
+
 export class ApprovalService {
   constructor(private readonly deps: ApprovalServiceDeps) {}
 
@@ -249,6 +264,29 @@ export class ApprovalService {
       { answerTask: false },
     );
     return { approval: (await store.get(requestId)) ?? approval, concluded };
+  }
+
+  /**
+   * Sends a heartbeat for the task token of every pending approval, so the RequestApproval wait (HeartbeatSeconds)
+   * stays alive while the backend can still answer it. When beats stop (this is broken, or a token was lost), Step
+   * Functions fails the task with States.HeartbeatTimeout and the request closes as failed. Throws when the pending
+   * approvals cannot be read; a failed beat is counted, not thrown, so one bad token does not starve the others.
+   */
+  async heartbeat(limit = HEARTBEAT_LIMIT): Promise<HeartbeatResult> {
+    const { callbacks, store } = this.deps;
+    const pending = await store.pendingTaskTokens(limit);
+    const result: HeartbeatResult = { pending: pending.length, sent: 0, notWaiting: 0, failures: {} };
+    for (const { taskToken } of pending) {
+      try {
+        if (await callbacks.heartbeat(taskToken)) result.sent += 1;
+        else result.notWaiting += 1;
+      } catch (error) {
+        const kind = (error as { kind?: unknown }).kind;
+        const name = typeof kind === 'string' ? kind : error instanceof Error ? error.name : 'Error';
+        result.failures[name] = (result.failures[name] ?? 0) + 1;
+      }
+    }
+    return result;
   }
 
   /**

@@ -36,6 +36,17 @@ export interface ApprovalStore {
    * waits on a new token). Throws ApprovalNotFoundError when there is no approval.
    */
   replaceTaskToken(requestId: string, taskToken: string): Promise<void>;
+  /**
+   * The request ids and task tokens of up to `limit` pending approvals, soonest expiry first, for the heartbeat. Read
+   * from an index that holds only pending approvals (no scan), so it may briefly lag a conclusion.
+   */
+  pendingTaskTokens(limit: number): Promise<PendingTaskToken[]>;
+}
+
+/** A pending approval's request id and the task token its execution waits on. */
+export interface PendingTaskToken {
+  requestId: string;
+  taskToken: string;
 }
 
 /** The errors a waiting approval task ends with, for the state machine's Catch. */
@@ -45,4 +56,9 @@ export type ApprovalTaskError = 'ApprovalDeniedError' | 'ApprovalExpiredError';
 export interface TaskCallbacks {
   succeed(taskToken: string, output: { decision: 'approved' }): Promise<void>;
   fail(taskToken: string, error: ApprovalTaskError, cause: string): Promise<void>;
+  /**
+   * Tells Step Functions the task is still alive (SendTaskHeartbeat), so it does not fail with States.HeartbeatTimeout.
+   * Resolves false when Step Functions no longer waits on the token (TaskTimedOut, InvalidToken); throws otherwise.
+   */
+  heartbeat(taskToken: string): Promise<boolean>;
 }

@@ -1,9 +1,9 @@
 /** DynamoDbApprovalStore on a real DynamoDB-compatible server: conditions, races, and where the task token lives. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbApprovalStore, approvalKeys } from '../../shared/adapters/aws/dynamodb-approval-store.ts';
-import { StoreError, documentClient } from '../../shared/adapters/aws/tables.ts';
+import { PENDING_APPROVALS_INDEX, StoreError, documentClient } from '../../shared/adapters/aws/tables.ts';
 import {
   AlreadyDecidedError,
   ApprovalClosedError,
@@ -294,5 +294,74 @@ describe('DynamoDbApprovalStore errors', () => {
     await flaky.create(approval('req_undo'), TOKEN);
     expect(await store.taskToken('req_undo')).toBe(TOKEN);
     client.destroy();
+  });
+});
+
+describe('DynamoDbApprovalStore pending approvals (the pendingApprovals index)', () => {
+  // A table of its own, so "exactly the pending ones" is not disturbed by the approvals of the other tests.
+  let own: Dynalite;
+  let pendingStore: DynamoDbApprovalStore;
+  beforeAll(async () => {
+    own = await startDynalite();
+    pendingStore = new DynamoDbApprovalStore(own.client, own.names.state);
+  });
+  afterAll(() => own?.stop());
+
+  /** The request ids the index holds, read straight from the index (keys only). */
+  async function indexed(): Promise<string[]> {
+    const { Items } = await documentClient(own.client).send(
+      new QueryCommand({
+        TableName: own.names.state,
+        IndexName: PENDING_APPROVALS_INDEX.name,
+        KeyConditionExpression: 'pendingShard = :shard',
+        ExpressionAttributeValues: { ':shard': 'pending' },
+      }),
+    );
+    return (Items ?? []).map((item) => String(item.pk).replace('APPROVAL#', ''));
+  }
+
+  it('holds exactly the pending approvals, soonest expiry first, with their task tokens', async () => {
+    await pendingStore.create(approval('req_p_late', { expiresAt: '2026-11-23T11:00:00.000Z' }), `${TOKEN}-late`);
+    await pendingStore.create(approval('req_p_soon', { expiresAt: '2026-11-23T10:05:00.000Z' }), `${TOKEN}-soon`);
+    await pendingStore.create(approval('req_p_done'), `${TOKEN}-done`);
+    await pendingStore.conclude('req_p_done', 'approved', 'approved by alice', '2026-11-23T10:02:00.000Z');
+
+    expect(await indexed()).toEqual(['req_p_soon', 'req_p_late']);
+    expect(await pendingStore.pendingTaskTokens(100)).toEqual([
+      { requestId: 'req_p_soon', taskToken: `${TOKEN}-soon` },
+      { requestId: 'req_p_late', taskToken: `${TOKEN}-late` },
+    ]);
+  });
+
+  it('conclude removes the approval from the index in the same write; a lost conclude leaves it as it is', async () => {
+    await pendingStore.create(approval('req_p_end'), TOKEN);
+    expect(await indexed()).toContain('req_p_end');
+
+    expect(await pendingStore.conclude('req_p_end', 'denied', 'denied by bob', '2026-11-23T10:03:00.000Z')).toBe(true);
+    expect(await pendingStore.conclude('req_p_end', 'expired', 'late', '2026-11-23T10:04:00.000Z')).toBe(false);
+
+    expect(await indexed()).not.toContain('req_p_end');
+    const item = await documentClient(own.client).send(
+      new GetCommand({ TableName: own.names.state, Key: approvalKeys.approval('req_p_end'), ConsistentRead: true }),
+    );
+    expect(item.Item).not.toHaveProperty('pendingShard');
+    expect(item.Item).toMatchObject({ status: 'denied' });
+  });
+
+  it('never shows pendingShard in the domain object, and a replaced token is the one returned', async () => {
+    await pendingStore.create(approval('req_p_retry'), `${TOKEN}-first`);
+    await pendingStore.replaceTaskToken('req_p_retry', `${TOKEN}-second`);
+
+    expect(await pendingStore.get('req_p_retry')).toEqual(approval('req_p_retry'));
+    expect(await pendingStore.pendingTaskTokens(100)).toContainEqual({
+      requestId: 'req_p_retry',
+      taskToken: `${TOKEN}-second`,
+    });
+  });
+
+  it('reads at most `limit` across pages', async () => {
+    const ids = await pendingStore.pendingTaskTokens(2);
+    expect(ids).toHaveLength(2);
+    expect(await pendingStore.pendingTaskTokens(1)).toEqual([ids[0]]);
   });
 });

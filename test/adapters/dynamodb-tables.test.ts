@@ -49,6 +49,21 @@ describe('createTables', () => {
     expect(idempotency.Table!.KeySchema).toEqual([{ AttributeName: 'id', KeyType: 'HASH' }]);
   });
 
+  it('gives the state table the sparse pendingApprovals index, keys only, as the CDK stack does', async () => {
+    const { Table } = await db.client.send(new DescribeTableCommand({ TableName: db.names.state }));
+
+    expect(Table!.GlobalSecondaryIndexes).toEqual([
+      expect.objectContaining({
+        IndexName: 'pendingApprovals',
+        KeySchema: [
+          { AttributeName: 'pendingShard', KeyType: 'HASH' },
+          { AttributeName: 'expiresAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      }),
+    ]);
+  });
+
   it('keeps existing tables when run again, as the local runtime does at every start', async () => {
     await expect(createTables(db.client, db.names)).resolves.toBeUndefined();
   });

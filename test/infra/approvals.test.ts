@@ -1,6 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { FUNCTION_NAMES } from '../../infra/control-plane-stack.ts';
+import { APPROVAL_HEARTBEAT_RATE, type FUNCTION_NAMES } from '../../infra/control-plane-stack.ts';
 import { buildTestApp, TEST_CONFIG, type TestApp } from './support.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized CloudFormation is untyped JSON
@@ -53,6 +53,7 @@ describe('approval functions: environment', () => {
       'SLACK_BOT_TOKEN_SECRET_ARN',
       'LIFECYCLE_STATE_MACHINE_ARN',
     ],
+    'approval-heartbeat': ['LIFECYCLE_STATE_MACHINE_ARN'],
   };
   const shared = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'NODE_OPTIONS', 'SLOT_ROLE_ARNS'];
 
@@ -204,6 +205,73 @@ describe('approval functions: IAM', () => {
       const taken = actions(statementsOf(name)).filter((a) => /^(secretsmanager|ses):|^states:SendTask/.test(a));
       expect(taken, name).toEqual([]);
     }
+  });
+});
+
+describe('approval heartbeat', () => {
+  const stateArn = () => resolve(app.stateful.stateTable.tableArn);
+  const eventsArn = () => resolve(app.stateful.eventsTable.tableArn);
+
+  it('sends heartbeats in one statement on "*" (SendTaskHeartbeat has no resource type) and answers nothing', () => {
+    const statements = statementsOf('approval-heartbeat');
+    expect(new Set(actions(statements).filter((a) => !BASELINE.test(a)))).toEqual(
+      new Set(['states:SendTaskHeartbeat']),
+    );
+    expect(withAction(statements, 'states:SendTaskHeartbeat')).toEqual([
+      { Sid: 'BeatTaskTokens', Effect: 'Allow', Action: 'states:SendTaskHeartbeat', Resource: '*' },
+    ]);
+    for (const name of ['approval-slack', 'approval-link-decide', 'approval-notify'] as const) {
+      expect(actions(statementsOf(name)), name).not.toContain('states:SendTaskHeartbeat');
+    }
+  });
+
+  it('reads the state table and its pendingApprovals index, writes nothing, and touches no audit event', () => {
+    const statements = statementsOf('approval-heartbeat');
+    const dynamodb = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
+    expect(dynamodb).toHaveLength(1);
+    expect([dynamodb[0]!.Action].flat()).not.toContain('dynamodb:PutItem');
+    expect([dynamodb[0]!.Action].flat()).toContain('dynamodb:Query');
+    expect(JSON.stringify(dynamodb[0]!.Resource)).toContain('/index/pendingApprovals');
+    expect(JSON.stringify(dynamodb[0]!.Resource)).toContain(JSON.stringify(stateArn()).slice(1, -1));
+    expect(JSON.stringify(statements)).not.toContain(JSON.stringify(eventsArn()).slice(1, -1));
+    expect(variablesOf('approval-heartbeat').EVENTS_TABLE).toBeDefined();
+  });
+
+  it('runs every 5 minutes from an EventBridge rule that targets only the heartbeat function', () => {
+    const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    expect(rules[0]!.Properties).toMatchObject({ ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
+    expect(rules[0]!.Properties.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [idOf(app, app.controlPlane.functions['approval-heartbeat'].function), 'Arn'] },
+        RetryPolicy: { MaximumEventAgeInSeconds: 300, MaximumRetryAttempts: 2 },
+      }),
+    ]);
+    const permissions = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 'events.amazonaws.com',
+    );
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0]!.Properties.SourceArn).toEqual({
+      'Fn::GetAtt': [idOf(app, app.controlPlane.approvalHeartbeatRule), 'Arn'],
+    });
+  });
+
+  it('matches the ASL: RequestApproval fails after 900 s without a heartbeat (three missed runs), as a failure', async () => {
+    const { readFileSync } = await import('node:fs');
+    const asl = JSON.parse(
+      readFileSync(new URL('../../state-machines/access-lifecycle.asl.json', import.meta.url), 'utf8'),
+    );
+    const request = asl.States.RequestApproval;
+    expect(request.HeartbeatSeconds).toBe(900);
+    expect(request.HeartbeatSeconds).toBe(3 * APPROVAL_HEARTBEAT_RATE.toSeconds());
+    // Step Functions' States.Timeout also matches a heartbeat timeout: the heartbeat catcher must come first.
+    const catchers = request.Catch.map((c: { ErrorEquals: string[]; Next: string }) => [c.ErrorEquals.join(), c.Next]);
+    expect(catchers.slice(0, 2)).toEqual([
+      ['States.HeartbeatTimeout', 'CloseApprovalAfterError'],
+      ['States.Timeout', 'ExpireApproval'],
+    ]);
+    expect(asl.States.CloseApprovalAfterError.Next).toBe('ApprovalFailed');
+    expect(asl.States.ApprovalFailed.Type).toBe('Fail');
   });
 });
 

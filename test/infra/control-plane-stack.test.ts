@@ -30,10 +30,10 @@ const policyOf = (name: (typeof FUNCTION_NAMES)[number]) =>
 const actionsOf = (statements: Array<Record<string, Json>>) => statements.flatMap((s) => [s.Action].flat());
 
 describe('ControlPlaneStack functions', () => {
-  it('pins runtime, architecture, tracing, memory, timeout and reserved concurrency on all twelve handlers and the rotation function', () => {
+  it('pins runtime, architecture, tracing, memory, timeout and reserved concurrency on all thirteen handlers and the rotation function', () => {
     const functions = ofType('AWS::Lambda::Function');
     expect(functions).toHaveLength(FUNCTION_NAMES.length + 1);
-    expect(FUNCTION_NAMES).toHaveLength(12);
+    expect(FUNCTION_NAMES).toHaveLength(13);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -77,9 +77,9 @@ describe('ControlPlaneStack functions', () => {
     }
   });
 
-  it('gives the state machine ARN to the function that starts executions and to the two that answer task tokens', () => {
+  it('gives the state machine ARN to the function that starts executions, the two that answer task tokens and the heartbeat', () => {
     const machine = { Ref: logicalId(app.controlPlane.stateMachine) };
-    const withArn = ['create-access-request', 'approval-slack', 'approval-link-decide'];
+    const withArn = ['create-access-request', 'approval-slack', 'approval-link-decide', 'approval-heartbeat'];
     for (const name of FUNCTION_NAMES) {
       const variables =
         resources[logicalId(app.controlPlane.functions[name].function)]!.Properties.Environment.Variables;

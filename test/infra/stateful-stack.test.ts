@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { STATEFUL_LOGICAL_IDS } from '../../infra/stateful-stack.ts';
+import { STATEFUL_LOGICAL_IDS, STATE_PENDING_APPROVALS_INDEX } from '../../infra/stateful-stack.ts';
+import { PENDING_APPROVALS_INDEX } from '../../shared/adapters/aws/tables.ts';
 import { buildTestApp, type TestApp } from './support.ts';
 
 let app: TestApp;
@@ -94,6 +95,27 @@ describe('StatefulStack', () => {
       AttributeName: 'expiration',
       Enabled: true,
     });
+  });
+
+  it('gives the state table the sparse pendingApprovals index (pendingShard, expiresAt), keys only, the heartbeat queries', () => {
+    const state = template.toJSON().Resources[STATEFUL_LOGICAL_IDS.stateTable].Properties;
+    expect(state.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'pendingApprovals',
+        KeySchema: [
+          { AttributeName: 'pendingShard', KeyType: 'HASH' },
+          { AttributeName: 'expiresAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
+    expect(state.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
+        { AttributeName: 'pendingShard', AttributeType: 'S' },
+        { AttributeName: 'expiresAt', AttributeType: 'S' },
+      ]),
+    );
+    expect(STATE_PENDING_APPROVALS_INDEX).toBe(PENDING_APPROVALS_INDEX.name);
   });
 
   it('backs the three tables up with AWS Backup into a vault encrypted with the key', () => {

@@ -271,6 +271,7 @@ export interface RequestBody {
 
 export interface ApprovalTestLocalOptions {
   lifecycle?: LocalOptions['lifecycle'];
+  heartbeat?: LocalOptions['heartbeat'];
 }
 
 export async function startApprovalLocal(options: ApprovalTestLocalOptions = {}): Promise<ApprovalTestLocal> {
@@ -299,6 +300,7 @@ export async function startApprovalLocal(options: ApprovalTestLocalOptions = {})
     configFile,
     mailer,
     ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
+    ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
   });
   const events = new DynamoDbChainStore(local.dynamo.client, local.dynamo.tables.events);
   const store = new DynamoDbAccessStore(local.dynamo.client, local.dynamo.tables.state);

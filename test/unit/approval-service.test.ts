@@ -71,6 +71,14 @@ class MemoryApprovalStore implements ApprovalStore {
     if (!this.approvals.has(requestId)) throw new ApprovalNotFoundError(requestId);
     this.tokens.set(requestId, taskToken);
   }
+  async pendingTaskTokens(limit: number) {
+    await tick();
+    return [...this.approvals.values()]
+      .filter((approval) => approval.status === 'pending' && this.tokens.has(approval.requestId))
+      .sort((a, b) => a.expiresAt.localeCompare(b.expiresAt))
+      .slice(0, limit)
+      .map((approval) => ({ requestId: approval.requestId, taskToken: this.tokens.get(approval.requestId)! }));
+  }
 }
 
 type Callback =
@@ -79,6 +87,11 @@ type Callback =
 
 class RecordingCallbacks implements TaskCallbacks {
   calls: Callback[] = [];
+  /** Heartbeats, by token, kept apart from the answers. */
+  beats: string[] = [];
+  /** Tokens Step Functions no longer waits on, and tokens whose heartbeat fails with an error of the given kind. */
+  notWaiting = new Set<string>();
+  failing = new Map<string, string>();
   async succeed(taskToken: string, output: { decision: 'approved' }) {
     await tick();
     this.calls.push({ kind: 'succeed', taskToken, output });
@@ -86,6 +99,13 @@ class RecordingCallbacks implements TaskCallbacks {
   async fail(taskToken: string, error: ApprovalTaskError, cause: string) {
     await tick();
     this.calls.push({ kind: 'fail', taskToken, error, cause });
+  }
+  async heartbeat(taskToken: string) {
+    await tick();
+    this.beats.push(taskToken);
+    const kind = this.failing.get(taskToken);
+    if (kind) throw Object.assign(new Error(`heartbeat failed: ${kind}`), { name: 'TaskCallbackError', kind });
+    return !this.notWaiting.has(taskToken);
   }
 }
 
@@ -677,5 +697,77 @@ describe('ApprovalService: fail closed', () => {
     const input: DecisionInput = { requestId: 'req_1', identity: {}, decision: 'approve', channel: 'api' };
 
     await expect(service.decide(input)).rejects.toBeInstanceOf(NotAnApproverError);
+  });
+});
+
+describe('ApprovalService.heartbeat', () => {
+  /** Opens approvals whose executions wait on `token-<id>`. */
+  async function openAll(t: ReturnType<typeof setup>, ids: string[], groups = ['solo']) {
+    for (const id of ids) {
+      await t.open(id, groups);
+      t.store.tokens.set(id, `token-${id}`);
+    }
+  }
+
+  it('beats the task token of every pending approval, none of the ended ones, and audits nothing', async () => {
+    const t = setup();
+    await openAll(t, ['req_pending_1', 'req_approved', 'req_denied', 'req_expired', 'req_pending_2']);
+    await t.decide('req_approved', 'bob');
+    await t.decide('req_denied', 'bob', 'deny');
+    await t.service.expire('req_expired');
+    const recorded = t.events.length;
+
+    const result = await t.service.heartbeat();
+
+    expect(new Set(t.callbacks.beats)).toEqual(new Set(['token-req_pending_1', 'token-req_pending_2']));
+    expect(t.callbacks.beats).toHaveLength(2);
+    expect(result).toEqual({ pending: 2, sent: 2, notWaiting: 0, failures: {} });
+    expect(t.events).toHaveLength(recorded);
+    expect(t.store.approvals.get('req_pending_1')?.status).toBe('pending');
+  });
+
+  it('ignores a token Step Functions no longer waits on (InvalidToken, TaskTimedOut) and beats the rest', async () => {
+    const t = setup();
+    await openAll(t, ['req_gone', 'req_alive']);
+    t.callbacks.notWaiting.add('token-req_gone');
+
+    const result = await t.service.heartbeat();
+
+    expect(result).toEqual({ pending: 2, sent: 1, notWaiting: 1, failures: {} });
+    expect(t.callbacks.beats.sort()).toEqual(['token-req_alive', 'token-req_gone']);
+    expect(t.store.approvals.get('req_gone')?.status).toBe('pending');
+    expect(t.callbacks.calls).toEqual([]);
+  });
+
+  it('counts other failures by kind without stopping, and names no token', async () => {
+    const t = setup();
+    await openAll(t, ['req_a', 'req_b', 'req_c']);
+    t.callbacks.failing.set('token-req_a', 'AccessDeniedException');
+    t.callbacks.failing.set('token-req_b', 'AccessDeniedException');
+
+    const result = await t.service.heartbeat();
+
+    expect(result).toEqual({ pending: 3, sent: 1, notWaiting: 0, failures: { AccessDeniedException: 2 } });
+    expect(JSON.stringify(result)).not.toContain('token-');
+  });
+
+  it('beats at most `limit` approvals, soonest expiry first', async () => {
+    const t = setup();
+    await openAll(t, ['req_later'], ['sre']);
+    await openAll(t, ['req_sooner'], ['security']);
+
+    const result = await t.service.heartbeat(1);
+
+    expect(result.sent).toBe(1);
+    expect(t.callbacks.beats).toEqual(['token-req_sooner']);
+  });
+
+  it('throws when the pending approvals cannot be read (the errors alarm), beating nothing', async () => {
+    const t = setup();
+    await openAll(t, ['req_1']);
+    t.store.pendingTaskTokens = () => Promise.reject(new Error('store unavailable'));
+
+    await expect(t.service.heartbeat()).rejects.toThrow('store unavailable');
+    expect(t.callbacks.beats).toEqual([]);
   });
 });

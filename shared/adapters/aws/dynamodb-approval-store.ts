@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   AlreadyDecidedError,
@@ -8,9 +8,15 @@ import {
   ApprovalNotFoundError,
 } from '../../approvals/errors.ts';
 import type { Approval, ApprovalDecision, ApprovalStatus } from '../../approvals/model.ts';
-import type { ApprovalStore } from '../../approvals/ports.ts';
+import type { ApprovalStore, PendingTaskToken } from '../../approvals/ports.ts';
 import { STATE_RETENTION_DAYS } from './dynamodb-access-store.ts';
-import { STATE_TABLE, StoreError, documentClient, isConditionalCheckFailed } from './tables.ts';
+import {
+  PENDING_APPROVALS_INDEX,
+  STATE_TABLE,
+  StoreError,
+  documentClient,
+  isConditionalCheckFailed,
+} from './tables.ts';
 
 /** State-table keys of an approval and of its task token: one partition per request. */
 export const approvalKeys = {
@@ -31,6 +37,9 @@ const DAY_MS = 86_400_000;
  * of approvers, far below the 400 KB item limit.
  *
  * The task token is its own item (`sk=TOKEN`), read only by `taskToken`, so `get` can never return it.
+ *
+ * While pending, the approval item carries `pendingShard` (set by `create`, removed by the conditional update of
+ * `conclude`), which puts it in the sparse `pendingApprovals` index the heartbeat queries.
  */
 export class DynamoDbApprovalStore implements ApprovalStore {
   private readonly doc: DynamoDBDocumentClient;
@@ -49,7 +58,15 @@ export class DynamoDbApprovalStore implements ApprovalStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...approval, [DECIDERS]: {}, ...approvalKeys.approval(requestId), ...ttl },
+          Item: {
+            ...approval,
+            [DECIDERS]: {},
+            ...approvalKeys.approval(requestId),
+            ...ttl,
+            ...(approval.status === 'pending'
+              ? { [PENDING_APPROVALS_INDEX.partitionKey]: PENDING_APPROVALS_INDEX.shard }
+              : {}),
+          },
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': STATE_TABLE.partitionKey },
         }),
@@ -124,10 +141,15 @@ export class DynamoDbApprovalStore implements ApprovalStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: approvalKeys.approval(requestId),
-          UpdateExpression: 'SET #status = :status, outcome = :outcome, concludedAt = :at',
+          // Leaving pending also leaves the pendingApprovals index, in the same write.
+          UpdateExpression: 'SET #status = :status, outcome = :outcome, concludedAt = :at REMOVE #shard',
           // Only a pending approval ends, so the first terminal decision is the one kept.
           ConditionExpression: 'attribute_exists(#pk) AND #status = :pending',
-          ExpressionAttributeNames: { '#pk': STATE_TABLE.partitionKey, '#status': 'status' },
+          ExpressionAttributeNames: {
+            '#pk': STATE_TABLE.partitionKey,
+            '#status': 'status',
+            '#shard': PENDING_APPROVALS_INDEX.partitionKey,
+          },
           ExpressionAttributeValues: { ':status': status, ':outcome': outcome, ':at': at, ':pending': 'pending' },
         }),
       );
@@ -161,6 +183,36 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     }
   }
 
+  async pendingTaskTokens(limit: number): Promise<PendingTaskToken[]> {
+    const requestIds: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    try {
+      do {
+        const page = await this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: PENDING_APPROVALS_INDEX.name,
+            KeyConditionExpression: '#shard = :shard',
+            ExpressionAttributeNames: { '#shard': PENDING_APPROVALS_INDEX.partitionKey },
+            ExpressionAttributeValues: { ':shard': PENDING_APPROVALS_INDEX.shard },
+            Limit: limit - requestIds.length,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of page.Items ?? []) requestIds.push(String(item.pk).slice('APPROVAL#'.length));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey && requestIds.length < limit);
+    } catch (error) {
+      throw new StoreError('the pending approvals could not be read', { cause: error });
+    }
+    const pending: PendingTaskToken[] = [];
+    for (const requestId of requestIds) {
+      const taskToken = await this.taskToken(requestId);
+      if (taskToken !== undefined) pending.push({ requestId, taskToken });
+    }
+    return pending;
+  }
+
   private async read(key: Record<string, string>, what: string): Promise<Record<string, unknown> | undefined> {
     try {
       const { Item } = await this.doc.send(
@@ -175,7 +227,14 @@ export class DynamoDbApprovalStore implements ApprovalStore {
 
 /** The domain object of an approval item: its keys, `ttl` and the deciders map left out. */
 function toApproval(item: Record<string, unknown>): Approval {
-  const { pk: _pk, sk: _sk, ttl: _ttl, [DECIDERS]: _deciders, ...approval } = item;
+  const {
+    pk: _pk,
+    sk: _sk,
+    ttl: _ttl,
+    [DECIDERS]: _deciders,
+    [PENDING_APPROVALS_INDEX.partitionKey]: _shard,
+    ...approval
+  } = item;
   return approval as unknown as Approval;
 }
 

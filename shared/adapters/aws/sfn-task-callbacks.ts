@@ -1,9 +1,24 @@
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import type { ApprovalTaskError, TaskCallbacks } from '../../approvals/ports.ts';
 
 export class TaskCallbackError extends Error {
   override name = 'TaskCallbackError';
+  constructor(
+    message: string,
+    /** The Step Functions error name (TaskTimedOut, InvalidToken, AccessDeniedException, …): never the token. */
+    readonly kind: string,
+  ) {
+    super(message);
+  }
 }
+
+/** The answers Step Functions gives for a token it no longer waits on. */
+const NOT_WAITING = new Set(['TaskTimedOut', 'InvalidToken']);
 
 /** Answers the access-lifecycle's waiting RequestApproval task. The token never leaves the backend. */
 export class SfnTaskCallbacks implements TaskCallbacks {
@@ -19,12 +34,23 @@ export class SfnTaskCallbacks implements TaskCallbacks {
     );
   }
 
+  async heartbeat(taskToken: string): Promise<boolean> {
+    try {
+      await this.send(() => this.client.send(new SendTaskHeartbeatCommand({ taskToken })));
+      return true;
+    } catch (error) {
+      if (error instanceof TaskCallbackError && NOT_WAITING.has(error.kind)) return false;
+      throw error;
+    }
+  }
+
   private async send(call: () => Promise<unknown>): Promise<void> {
     try {
       await call();
     } catch (error) {
       // TaskTimedOut / InvalidToken: the execution stopped waiting; the message names the kind, never the token.
-      throw new TaskCallbackError(`the waiting approval task could not be answered: ${(error as Error).name}`);
+      const kind = (error as Error).name;
+      throw new TaskCallbackError(`the waiting approval task could not be answered: ${kind}`, kind);
     }
   }
 }

@@ -23,6 +23,18 @@ export const EVENTS_TABLE = {
 /** Requests, grants and slot leases. Not the audit record (events are): items expire through `ttl`. */
 export const STATE_TABLE = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'ttl' } as const;
 
+/**
+ * The state table's sparse index of pending approvals: an approval item carries `pendingShard` only while it is pending,
+ * so the heartbeat reads the waiting approvals (soonest expiry first) with a query instead of a scan. Keys only.
+ */
+export const PENDING_APPROVALS_INDEX = {
+  name: 'pendingApprovals',
+  partitionKey: 'pendingShard',
+  sortKey: 'expiresAt',
+  /** The one `pendingShard` value: a handful of approvals wait at a time, far below a partition's limits. */
+  shard: 'pending',
+} as const;
+
 /** Powertools idempotency records. */
 export const IDEMPOTENCY_TABLE = { partitionKey: 'id', ttlAttribute: 'expiration' } as const;
 
@@ -82,10 +94,22 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
       AttributeDefinitions: [
         { AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' },
         { AttributeName: STATE_TABLE.sortKey, AttributeType: 'S' },
+        { AttributeName: PENDING_APPROVALS_INDEX.partitionKey, AttributeType: 'S' },
+        { AttributeName: PENDING_APPROVALS_INDEX.sortKey, AttributeType: 'S' },
       ],
       KeySchema: [
         { AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' },
         { AttributeName: STATE_TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: PENDING_APPROVALS_INDEX.name,
+          KeySchema: [
+            { AttributeName: PENDING_APPROVALS_INDEX.partitionKey, KeyType: 'HASH' },
+            { AttributeName: PENDING_APPROVALS_INDEX.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
       ],
     },
     {
