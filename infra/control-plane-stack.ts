@@ -769,15 +769,18 @@ function bindTable(
 function acknowledgeSynchronousInvocation(fn: GatehouseFunction): void {
   const reason =
     'Invoked only synchronously (API Gateway Lambda proxy or a Step Functions task): a dead-letter queue applies to asynchronous invocations and would never receive anything; failures return to the caller, which retries (Step Functions Retry) or reports the error.';
-  Validations.of(fn.function).acknowledge({ id: 'HIPAA.Security-LambdaDLQ', reason });
-  Validations.of(fn.function).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
-  acknowledgeRuntimeAndNetwork(fn);
+  acknowledgeNoDeadLetterQueue(fn, reason);
 }
 
 /** approval-heartbeat: EventBridge invokes it asynchronously on a schedule. */
 function acknowledgeScheduledInvocation(fn: GatehouseFunction): void {
   const reason =
     'Invoked only by its EventBridge schedule every 5 minutes, with an event that carries nothing: a failed run is repaired by the next one (each run beats every pending approval), and runs that keep failing end the waiting approvals with States.HeartbeatTimeout, which the errors and failed-executions alarms report. A dead-letter queue would hold only stale schedule events, with nothing to replay.';
+  acknowledgeNoDeadLetterQueue(fn, reason);
+}
+
+/** Both DLQ rules (HIPAA and Serverless packs) answered with one reason, plus the runtime and network ones. */
+function acknowledgeNoDeadLetterQueue(fn: GatehouseFunction, reason: string): void {
   Validations.of(fn.function).acknowledge({ id: 'HIPAA.Security-LambdaDLQ', reason });
   Validations.of(fn.function).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
   acknowledgeRuntimeAndNetwork(fn);
