@@ -152,6 +152,8 @@ const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
     description: 'GET /v1/access-requests/{id}: status and approvals of a request',
     tables: { events: 'append', state: 'read' },
     reservedConcurrency: 20,
+    // Long polls wait up to 20 s (functions/get-access-request.ts); API Gateway gives up at 29 s.
+    timeout: Duration.seconds(25),
   },
   'issue-token': {
     description: 'POST /v1/access-requests/{id}/token: a fresh ExecCredential while the grant is active',

@@ -30,6 +30,12 @@ const policyOf = (name: (typeof FUNCTION_NAMES)[number]) =>
 const actionsOf = (statements: Array<Record<string, Json>>) => statements.flatMap((s) => [s.Action].flat());
 
 describe('ControlPlaneStack functions', () => {
+  it("gives get-access-request longer than its 20 s long poll, and less than API Gateway's 29 s", () => {
+    const fn = resources[logicalId(app.controlPlane.functions['get-access-request'].function)]!;
+    expect(fn.Properties.Timeout).toBeGreaterThan(20);
+    expect(fn.Properties.Timeout).toBeLessThan(29);
+  });
+
   it('pins runtime, architecture, tracing, memory, timeout and reserved concurrency on all thirteen handlers and the rotation function', () => {
     const functions = ofType('AWS::Lambda::Function');
     expect(functions).toHaveLength(FUNCTION_NAMES.length + 1);
