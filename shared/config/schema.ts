@@ -157,12 +157,23 @@ export const GatehouseConfigSchema = z
       })
       .strict()
       .default({ principals: [], groups: [] }),
-    retention: z
+    /** Who may query events and export evidence (GET /v1/events, /v1/evidence): principal ids or IdP groups. */
+    auditors: z
       .object({
-        auditDays: z.number().int().min(1).default(2192),
+        principals: z.array(z.string().min(3)).default([]),
+        groups: z.array(z.string().min(1)).default([]),
       })
       .strict()
-      .default({ auditDays: 2192 }),
+      .default({ principals: [], groups: [] }),
+    retention: z
+      .object({
+        /** Object Lock COMPLIANCE retention of the audit archive: nobody, root included, can delete or shorten it. */
+        auditDays: z.number().int().min(1).max(36_500).default(2192),
+        /** Archived events move to S3 Glacier Instant Retrieval after this many days (still readable by `audit verify`). */
+        coldStorageAfterDays: z.number().int().min(30).default(90),
+      })
+      .strict()
+      .default({ auditDays: 2192, coldStorageAfterDays: 90 }),
   })
   .strict()
   .superRefine((config, ctx) => {
