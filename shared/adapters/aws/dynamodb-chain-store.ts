@@ -137,9 +137,32 @@ export class DynamoDbChainStore implements ChainStore {
     }
     return events;
   }
+
+  /**
+   * The events with `from <= time < to` in time order, read day by day from the `byTime` index (eventually consistent:
+   * the newest writes may lag).
+   */
+  async queryRange(from: Date, to: Date): Promise<AuditEvent[]> {
+    const fromTime = from.toISOString();
+    const toTime = to.toISOString();
+    const events: AuditEvent[] = [];
+    const firstDay = startOfUtcDay(from);
+    for (let day = firstDay; day < to; day = new Date(day.getTime() + DAY_MS)) {
+      const dayEvents = await this.queryDay(day.toISOString().slice(0, 10), day === firstDay ? fromTime : undefined);
+      for (const event of dayEvents) if (event.time < toTime) events.push(event);
+    }
+    return events;
+  }
 }
 
-function toEvent(item: Record<string, unknown>): AuditEvent {
+const DAY_MS = 86_400_000;
+
+function startOfUtcDay(time: Date): Date {
+  return new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), time.getUTCDate()));
+}
+
+/** An event as it was appended: the item without the table's and the index's key attributes. */
+export function toEvent(item: Record<string, unknown>): AuditEvent {
   const event = { ...item };
   for (const attribute of KEY_ATTRIBUTES) delete event[attribute];
   return event as unknown as AuditEvent;
