@@ -1,7 +1,7 @@
 import {
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   NoSuchKey,
   NotFound,
   PutObjectCommand,
@@ -54,14 +54,14 @@ export class S3ArchiveStore implements ArchiveStore {
   }
 
   async *list(prefix: string, startAfter?: string): AsyncIterable<{ key: string; lastModified: Date }> {
-    // Pages follow on from the last key seen (StartAfter) rather than a continuation token: the same for S3, and
-    // s3rver's tokens use DES, which OpenSSL 3 no longer offers.
+    // ListObjects (v1) paged by Marker, the last key seen: S3 answers it as v2 does, and s3rver cannot page v2 (its
+    // continuation tokens use DES, which OpenSSL 3 no longer offers).
     let after = startAfter;
     for (;;) {
       let page;
       try {
         page = await this.s3.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(after ? { StartAfter: after } : {}) }),
+          new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, ...(after ? { Marker: after } : {}) }),
         );
       } catch (error) {
         throw new StoreError(`archive objects under ${prefix} could not be listed`, { cause: error });
