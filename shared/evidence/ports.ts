@@ -1,4 +1,8 @@
-/** What the evidence use cases need from the outside world: the archive bucket and a signing key. */
+/**
+ * What the evidence use cases need from the outside world: the archive bucket, a signing key, the events by time and
+ * the archiver's dead letters.
+ */
+import type { AuditEvent } from '../audit/event.ts';
 
 /** The object-locked audit bucket (S3 in AWS, s3rver locally). */
 export interface ArchiveStore {
@@ -21,4 +25,28 @@ export interface DigestSigner {
   publicKeyPem(): Promise<string>;
   /** A DER-encoded ECDSA_SHA_256 signature over `message` (the signer hashes it). */
   sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/** The events of a time range from the source of truth (DynamoDB); `DynamoDbChainStore` implements it as it is. */
+export interface AuditEventRange {
+  /** The events with `from <= time < to`, in time order. */
+  queryRange(from: Date, to: Date): Promise<AuditEvent[]>;
+}
+
+/** A message of the archiver's dead-letter queue: the stream's on-failure record, as the queue holds it. */
+export interface DeadLetter {
+  /** The message's id: the same message received twice has the same id. */
+  id: string;
+  /** What `delete` needs (SQS's receipt handle). */
+  receipt: string;
+  /** The message body: the on-failure record's JSON. */
+  body: string;
+}
+
+/** The archiver's dead-letter queue (SQS in AWS, a JSONL file locally). */
+export interface DeadLetters {
+  /** Some of the messages not deleted yet; none when the queue is empty. */
+  receive(): Promise<DeadLetter[]>;
+  /** Removes a message for good: only once what it stood for is archived. */
+  delete(letter: DeadLetter): Promise<void>;
 }
