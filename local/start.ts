@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { PENDING_APPROVALS_INDEX, documentClient } from '#shared/adapters/aws/tables.ts';
@@ -24,10 +25,17 @@ import type { AccessRequest, Grant } from '#shared/model.ts';
 import type { Mailer } from '#shared/approvals/approval-email.ts';
 import { SlackNotifier } from '#shared/adapters/slack/slack-notifier.ts';
 import { SesMailer } from '#shared/adapters/aws/ses-mailer.ts';
+import { S3ArchiveStore } from '#shared/adapters/aws/s3-archive-store.ts';
 import { buildRuntime, useRuntime, type ApprovalSecrets, type Runtime } from '../functions/lib/runtime.ts';
 import { startApiServer, lambdaContext, serverUrl } from './api-server.ts';
 import { inboxRoutes } from './approvals-inbox.ts';
-import { startEmbeddedDynamo, startEmbeddedS3, type EmbeddedDynamo, type EmbeddedS3 } from './embedded-stores.ts';
+import {
+  LOCAL_AWS_CREDENTIALS,
+  startEmbeddedDynamo,
+  startEmbeddedS3,
+  type EmbeddedDynamo,
+  type EmbeddedS3,
+} from './embedded-stores.ts';
 import { LocalLifecycleScheduler, type LocalLifecycleOptions } from './lifecycle-runner.ts';
 
 /** The issuer name, audience and cluster the local runtime adds for development. */
@@ -46,6 +54,8 @@ export interface LocalOptions {
   port: number;
   /** Keep data in memory only (tests and benchmarks). */
   inMemory?: boolean;
+  /** Start the embedded S3 (the audit bucket) even with `inMemory`; its objects then go under `dataDir`. */
+  withS3?: boolean;
   lifecycle?: Pick<
     LocalLifecycleOptions,
     'waitUntilExpiryMs' | 'retryIntervalMs' | 'approvalTimeoutSeconds' | 'approvalHeartbeatSeconds' | 'onSettled'
@@ -97,8 +107,11 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   try {
     const dynamo = await startEmbeddedDynamo(options.inMemory ? {} : { directory: join(dataDir, 'dynamodb') });
     stops.unshift(() => dynamo.stop());
-    const s3 = options.inMemory ? undefined : await startEmbeddedS3({ directory: join(dataDir, 's3') });
+    const s3 =
+      options.inMemory && !options.withS3 ? undefined : await startEmbeddedS3({ directory: join(dataDir, 's3') });
     if (s3) stops.unshift(() => s3.stop());
+    const s3Client = s3 && localS3Client(s3);
+    if (s3Client) stops.unshift(() => s3Client.destroy());
 
     const loaded = withLocalDevelopment(loadConfigFile(options.configFile), issuerUrl);
     const signingSecret = readOrCreateSecret(join(dataDir, SECRET_FILE));
@@ -152,6 +165,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
         ? { slack: new SlackNotifier({ token: slackBotToken, slackApiUrl: loaded.config.notifications.slack?.apiUrl }) }
         : {}),
       ...(mailer ? { mailer } : {}),
+      ...(s3 && s3Client ? { archive: new S3ArchiveStore(s3Client, s3.bucket) } : {}),
       apiBaseUrl: loaded.config.notifications.publicApiUrl ?? apiUrl,
     });
     useRuntime(runtime);
@@ -302,6 +316,16 @@ function localSecrets(dataDir: string): ApprovalSecrets {
   const slackSigningSecret =
     process.env.GATEHOUSE_SLACK_SIGNING_SECRET ?? readOrCreateSecret(join(dataDir, SLACK_SIGNING_SECRET_FILE));
   return { slackSigningSecret: async () => slackSigningSecret, linkKeys: async () => [linkKey] };
+}
+
+/** An S3 client for the embedded s3rver: path-style addressing, as s3rver serves buckets on one host. */
+function localS3Client(s3: EmbeddedS3): S3Client {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    credentials: LOCAL_AWS_CREDENTIALS,
+    forcePathStyle: true,
+  });
 }
 
 function hasAwsCredentials(): boolean {

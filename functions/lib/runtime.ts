@@ -22,6 +22,7 @@ import { AuditLog } from '#shared/audit/audit-log.ts';
 import { OidcVerifier } from '#shared/identity/oidc-verifier.ts';
 import { loadPolicyEngine, type PolicyEngine } from '#shared/policy/policy-engine.ts';
 import type { AccessEntries, AuditSink, Clock, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
+import type { ArchiveStore } from '#shared/evidence/ports.ts';
 import type { AwsAdapters } from './aws-runtime.ts';
 
 /** Secrets the approval channels need; read on use, from Secrets Manager in AWS and the data directory locally. */
@@ -61,6 +62,8 @@ export interface RuntimeParts {
   /** Absent when Slack or email is not configured. */
   slack?: SlackMessenger;
   mailer?: Mailer;
+  /** The audit bucket, for the functions that read digests (get-evidence); absent elsewhere. */
+  archive?: ArchiveStore;
   /** Where approvers' phones reach the API, for email links. */
   apiBaseUrl: string;
   clock?: Clock;
