@@ -15,6 +15,7 @@ import type {
   SlotPool,
   TokenMinter,
 } from '../ports.ts';
+import { isMemberOf } from '../identity/membership.ts';
 import { deriveSessionName } from '../tokens/session-name.ts';
 import {
   AccessDeniedError,
@@ -554,8 +555,7 @@ export class AccessService {
   }
 
   private isAdmin(principal: Principal): boolean {
-    const { admins } = this.deps.config;
-    return admins.principals.includes(principal.id) || principal.groups.some((group) => admins.groups.includes(group));
+    return isMemberOf(principal, this.deps.config.admins);
   }
 }
 

@@ -17,7 +17,11 @@ export type AuditEventType =
   | 'approval.requested'
   | 'approval.decided'
   | 'approval.refused'
-  | 'approval.concluded';
+  | 'approval.concluded'
+  // An auditor's reads (GET /v1/events, GET /v1/evidence) and their refusals: filters and counts, never event contents.
+  | 'audit.queried'
+  | 'evidence.exported'
+  | 'audit.read.refused';
 
 export interface AuditActor {
   /** Principal id (`<issuer name>:<subject>`), or `system:<component>` for Gatehouse itself. */
