@@ -7,8 +7,10 @@ import { handler as approvalNotify } from '../functions/approval-notify.ts';
 import { handler as approvalSlack } from '../functions/approval-slack.ts';
 import { handler as createAccessRequest } from '../functions/create-access-request.ts';
 import { handler as getAccessRequest } from '../functions/get-access-request.ts';
+import { handler as getEvidence } from '../functions/get-evidence.ts';
 import { handler as healthz } from '../functions/healthz.ts';
 import { handler as issueToken } from '../functions/issue-token.ts';
+import { handler as listEvents } from '../functions/list-events.ts';
 import { handler as lifecycleGrant } from '../functions/lifecycle-grant.ts';
 import { handler as lifecycleRevoke } from '../functions/lifecycle-revoke.ts';
 import { handler as revokeGrant } from '../functions/revoke-grant.ts';
@@ -25,5 +27,7 @@ export const routes: Route[] = [
   { method: 'POST', resource: '/v1/approvals/slack', handler: approvalSlack },
   { method: 'GET', resource: '/v1/approvals/{approvalId}', handler: approvalLinkPage },
   { method: 'POST', resource: '/v1/approvals/{approvalId}', handler: approvalLinkDecide },
+  { method: 'GET', resource: '/v1/events', handler: listEvents },
+  { method: 'GET', resource: '/v1/evidence', handler: getEvidence },
   { method: 'GET', resource: '/healthz', handler: healthz },
 ];

@@ -5,6 +5,7 @@ import { eksClusterLookup } from '#shared/config/clusters.ts';
 import type { Mailer } from '#shared/approvals/approval-email.ts';
 import type { TaskCallbacks } from '#shared/approvals/ports.ts';
 import type { GatehouseConfig } from '#shared/config/schema.ts';
+import type { ArchiveStore } from '#shared/evidence/ports.ts';
 import type { AccessEntries, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
 import type { SlackMessenger } from '#shared/slack/slack-messenger.ts';
 import type { EksClusterLookup } from '#shared/tokens/eks-token.ts';
@@ -23,6 +24,7 @@ export interface AwsAdapters {
   secrets?: () => ApprovalSecrets;
   slack?: (secrets: ApprovalSecrets, config: GatehouseConfig) => SlackMessenger;
   mailer?: (config: GatehouseConfig) => Mailer | undefined;
+  archive?: () => ArchiveStore;
 }
 
 /** Reads a required environment variable once at start; a missing one stops the function before it serves. */
@@ -83,6 +85,7 @@ export function buildAwsRuntime(adapters: AwsAdapters = {}): Runtime {
     secrets,
     ...(adapters.slack ? { slack: adapters.slack(secrets, loaded.config) } : {}),
     ...(mailer ? { mailer } : {}),
+    ...(adapters.archive ? { archive: adapters.archive() } : {}),
     apiBaseUrl: process.env.API_BASE_URL ?? 'https://gatehouse.invalid',
   });
 }

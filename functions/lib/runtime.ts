@@ -23,6 +23,7 @@ import { OidcVerifier } from '#shared/identity/oidc-verifier.ts';
 import { loadPolicyEngine, type PolicyEngine } from '#shared/policy/policy-engine.ts';
 import type { AccessEntries, AuditSink, Clock, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
 import type { ArchiveStore } from '#shared/evidence/ports.ts';
+import { AuditorService } from '#shared/evidence/auditor-service.ts';
 import type { AwsAdapters } from './aws-runtime.ts';
 
 /** Secrets the approval channels need; read on use, from Secrets Manager in AWS and the data directory locally. */
@@ -37,6 +38,8 @@ export interface Runtime {
   loaded: LoadedConfig;
   service: AccessService;
   approvals: ApprovalService;
+  /** Auditors' reads: event queries and evidence export. */
+  auditors: AuditorService;
   secrets: ApprovalSecrets;
   /** What the approval channels (functions/lib/approval-channels.ts) are built from. */
   parts: RuntimeParts;
@@ -72,7 +75,8 @@ export interface RuntimeParts {
 export function buildRuntime(loaded: LoadedConfig, parts: RuntimeParts): Runtime {
   const clock = parts.clock ?? systemClock;
   const policy = loadPolicyEngine({ files: loaded.policyFiles });
-  const audit = new AuditLog(new DynamoDbChainStore(parts.dynamodb, parts.tables.events), clock, ulidIds);
+  const chains = new DynamoDbChainStore(parts.dynamodb, parts.tables.events);
+  const audit = new AuditLog(chains, clock, ulidIds);
   const store = new DynamoDbAccessStore(parts.dynamodb, parts.tables.state);
   const approvalStore = new DynamoDbApprovalStore(parts.dynamodb, parts.tables.state);
   const service = new AccessService({
@@ -103,6 +107,13 @@ export function buildRuntime(loaded: LoadedConfig, parts: RuntimeParts): Runtime
     access: store,
     clock,
   });
+  const auditors = new AuditorService({
+    config: loaded.config,
+    timeline: chains,
+    ...(parts.archive ? { archive: parts.archive } : {}),
+    audit,
+    clock,
+  });
   const idempotency = new DynamoDBPersistenceLayer({
     tableName: parts.tables.idempotency,
     awsSdkV3Client: parts.dynamodb,
@@ -111,6 +122,7 @@ export function buildRuntime(loaded: LoadedConfig, parts: RuntimeParts): Runtime
     loaded,
     service,
     approvals,
+    auditors,
     secrets: parts.secrets,
     parts,
     clock,

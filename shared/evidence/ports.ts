@@ -50,3 +50,15 @@ export interface DeadLetters {
   /** Removes a message for good: only once what it stood for is archived. */
   delete(letter: DeadLetter): Promise<void>;
 }
+
+/** A place in the time order of events: the byTime index sorts by time, then by id. */
+export interface EventPosition {
+  time: string;
+  id: string;
+}
+
+/** The events of a time range read lazily in pages, for queries that must stop part way (GET /v1/events). */
+export interface AuditEventTimeline {
+  /** The events with `from <= time < to` that come after `after` (when given), in (time, id) order. */
+  eventsBetween(from: Date, to: Date, after?: EventPosition): AsyncIterable<AuditEvent>;
+}

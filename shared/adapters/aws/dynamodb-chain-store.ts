@@ -5,6 +5,7 @@ import { ChainConflictError } from '../../audit/audit-log.ts';
 import type { ChainStore } from '../../audit/audit-log.ts';
 import type { ChainHead } from '../../audit/chain.ts';
 import type { AuditEvent } from '../../audit/event.ts';
+import type { EventPosition } from '../../evidence/ports.ts';
 import { EVENTS_TABLE, StoreError, documentClient, isConditionalCheckFailed, timeIndexKeys } from './tables.ts';
 
 /** Attributes an item carries beside the event itself: the table's keys and the `byTime` index keys. */
@@ -114,28 +115,56 @@ export class DynamoDbChainStore implements ChainStore {
    * (inclusive, an ISO-8601 UTC time as events carry). The index is eventually consistent: the newest writes may lag.
    */
   async queryDay(day: string, fromTime?: string): Promise<AuditEvent[]> {
-    const { name, partitionKey, sortKey } = EVENTS_TABLE.timeIndex;
     const events: AuditEvent[] = [];
+    for await (const event of this.dayEvents(day, fromTime ? { op: '>=', timeId: fromTime } : undefined)) {
+      events.push(event);
+    }
+    return events;
+  }
+
+  /**
+   * The events with `from <= time < to` after `after` (when given), in (time, id) order: read lazily, one index page
+   * at a time, so a caller that stops early reads little more than it used.
+   */
+  async *eventsBetween(from: Date, to: Date, after?: EventPosition): AsyncIterable<AuditEvent> {
+    const fromTime = from.toISOString();
+    const lower =
+      after && after.time >= fromTime
+        ? { op: '>' as const, timeId: timeIndexKeys(after).timeId, time: after.time }
+        : { op: '>=' as const, timeId: fromTime, time: fromTime };
+    const toTime = to.toISOString();
+    const firstDay = startOfUtcDay(new Date(lower.time));
+    for (let day = firstDay; day < to; day = new Date(day.getTime() + DAY_MS)) {
+      for await (const event of this.dayEvents(day.toISOString().slice(0, 10), day === firstDay ? lower : undefined)) {
+        if (event.time >= toTime) return;
+        yield event;
+      }
+    }
+  }
+
+  /** One day's partition of the `byTime` index, page by page, optionally bounded below by a sort key. */
+  private async *dayEvents(day: string, bound?: { op: '>=' | '>'; timeId: string }): AsyncIterable<AuditEvent> {
+    const { name, partitionKey, sortKey } = EVENTS_TABLE.timeIndex;
     let start: Record<string, unknown> | undefined;
-    try {
-      do {
-        const page = await this.doc.send(
+    do {
+      let page;
+      try {
+        page = await this.doc.send(
           new QueryCommand({
             TableName: this.tableName,
             IndexName: name,
-            KeyConditionExpression: fromTime ? '#day = :day AND #timeId >= :from' : '#day = :day',
-            ExpressionAttributeNames: { '#day': partitionKey, ...(fromTime ? { '#timeId': sortKey } : {}) },
-            ExpressionAttributeValues: { ':day': day, ...(fromTime ? { ':from': fromTime } : {}) },
+            KeyConditionExpression: bound ? `#day = :day AND #timeId ${bound.op} :bound` : '#day = :day',
+            ExpressionAttributeNames: { '#day': partitionKey, ...(bound ? { '#timeId': sortKey } : {}) },
+            ExpressionAttributeValues: { ':day': day, ...(bound ? { ':bound': bound.timeId } : {}) },
             ExclusiveStartKey: start,
           }),
         );
-        for (const item of page.Items ?? []) events.push(toEvent(item));
-        start = page.LastEvaluatedKey;
-      } while (start);
-    } catch (error) {
-      throw new StoreError(`audit events of ${day} could not be read`, { cause: error });
-    }
-    return events;
+      } catch (error) {
+        throw new StoreError(`audit events of ${day} could not be read`, { cause: error });
+      }
+      for (const item of page.Items ?? []) yield toEvent(item);
+      start = page.LastEvaluatedKey;
+    } while (start);
   }
 
   /**
