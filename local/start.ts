@@ -37,6 +37,7 @@ import {
   type EmbeddedS3,
 } from './embedded-stores.ts';
 import { LocalLifecycleScheduler, type LocalLifecycleOptions } from './lifecycle-runner.ts';
+import { startLocalArchiving, type LocalArchiving } from './event-stream.ts';
 
 /** The issuer name, audience and cluster the local runtime adds for development. */
 export const LOCAL_ISSUER_NAME = 'local';
@@ -65,6 +66,8 @@ export interface LocalOptions {
    * waiting approvals fail with States.HeartbeatTimeout.
    */
   heartbeat?: { intervalMs?: number; stopped?: boolean };
+  /** The archiver's stream settings (batch size, retries, backoff, poll interval); tests shorten them. */
+  archive?: Parameters<typeof startLocalArchiving>[0]['settings'];
   /** Sends approval emails; tests pass SES on aws-sdk-client-mock. Without it, approvers use the local inbox or Slack. */
   mailer?: Mailer;
 }
@@ -79,6 +82,8 @@ export interface LocalRuntime {
   runtime: Runtime;
   dynamo: EmbeddedDynamo;
   s3: EmbeddedS3 | undefined;
+  /** The events table's stream into the audit bucket; undefined without the embedded S3. */
+  archive: LocalArchiving | undefined;
   scheduler: LocalLifecycleScheduler;
   entries: LocalAccessEntries;
   signingSecret: string;
@@ -96,6 +101,8 @@ export interface LocalState {
   apiUrl: string;
   issuerUrl: string;
   audience: string;
+  /** Where the running runtime's embedded stores listen, for CLI commands that work on its data (audit redrive). */
+  stores?: { dynamodb: string; s3?: string };
 }
 
 export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
@@ -171,6 +178,17 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     useRuntime(runtime);
     stops.push(() => useRuntime(undefined));
     installed();
+    const archive =
+      runtime.parts.archive &&
+      (await startLocalArchiving({
+        dynamo,
+        archive: runtime.parts.archive,
+        dataDir,
+        persistent: !options.inMemory,
+        settings: options.archive,
+      }));
+    // Before the stores stop: no batch may write to a closing s3rver.
+    if (archive) stops.unshift(() => archive.stop());
     if (heartbeatIndex && !options.heartbeat?.stopped) {
       const beat = invoke(handlers.approvalHeartbeat, 'approval-heartbeat');
       let running: Promise<unknown> | undefined;
@@ -188,7 +206,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       });
     }
     const rescheduled = await resumeLifecycles(dynamo, scheduler, runtime);
-    const state: LocalState = { apiUrl, issuerUrl, audience: LOCAL_AUDIENCE };
+    const state: LocalState = {
+      apiUrl,
+      issuerUrl,
+      audience: LOCAL_AUDIENCE,
+      stores: { dynamodb: dynamo.endpoint, ...(s3 ? { s3: s3.endpoint } : {}) },
+    };
     writeFileSync(join(dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 
     return {
@@ -199,6 +222,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       runtime,
       dynamo,
       s3,
+      archive,
       scheduler,
       entries,
       signingSecret,

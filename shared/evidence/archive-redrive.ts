@@ -24,10 +24,8 @@ export const StreamBatchInfoSchema = z.object({
 export type StreamBatchInfo = z.infer<typeof StreamBatchInfoSchema>;
 
 /** Lambda's on-failure invocation record for a stream batch (the dead-letter message body). */
-export const StreamFailureRecordSchema = z.object({
-  requestContext: z
-    .object({ condition: z.string().optional(), approximateInvokeCount: z.number().optional() })
-    .optional(),
+export const StreamFailureRecordSchema = z.looseObject({
+  requestContext: z.looseObject({ condition: z.string(), approximateInvokeCount: z.number() }).optional(),
   timestamp: z.string().optional(),
   DDBStreamBatchInfo: StreamBatchInfoSchema,
 });
