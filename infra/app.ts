@@ -27,8 +27,9 @@ export function buildApp(app: App = new App(), options: GatehouseAppOptions = {}
   const env: Environment | undefined = account || region ? { account, region } : undefined;
 
   const stateful = new StatefulStack(app, 'GatehouseStateful', {
-    description: 'Gatehouse: audit events, state and keys (retained, termination-protected)',
+    description: 'Gatehouse: audit events, their object-locked archive, state and keys (retained, termination-protected)',
     ...(env ? { env } : {}),
+    retention: config.config.retention,
   });
   new ControlPlaneStack(app, 'GatehouseControlPlane', {
     description: 'Gatehouse: API, handlers, approval lifecycle, slot roles and alarms',
@@ -39,6 +40,8 @@ export function buildApp(app: App = new App(), options: GatehouseAppOptions = {}
     eventsTable: stateful.eventsTable,
     stateTable: stateful.stateTable,
     idempotencyTable: stateful.idempotencyTable,
+    auditBucket: stateful.auditBucket,
+    digestSigningKey: stateful.digestSigningKey,
     ...options.controlPlane,
   });
 

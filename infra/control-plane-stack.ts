@@ -12,26 +12,37 @@ import {
   type IResource,
   type Method,
 } from 'aws-cdk-lib/aws-apigateway';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  Metric,
+  TreatMissingData,
+  type AlarmProps,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
+import { CfnPermission, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { CfnLoggingConfiguration, CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import type { Construct } from 'constructs';
 import type { ClusterConfig } from '../shared/config/schema.ts';
+import { DIGESTS_PREFIX, EVENTS_PREFIX, MANIFESTS_PREFIX } from '../shared/evidence/archive-layout.ts';
 import type { InfraConfig } from './config.ts';
 import { ApprovalSecrets } from './constructs/approval-secrets.ts';
 import {
   GatehouseFunction,
   METRICS_NAMESPACE,
   SERVICE_NAME,
+  type AuditBucketAccess,
   type TableAccess,
 } from './constructs/gatehouse-function.ts';
 import { SlotRoleTrust } from './constructs/slot-role-trust.ts';
@@ -63,6 +74,11 @@ export const FUNCTION_NAMES = [
   'approval-link-page',
   'approval-link-decide',
   'approval-heartbeat',
+  'audit-archive',
+  'audit-digest',
+  'audit-reconcile',
+  'list-events',
+  'get-evidence',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
@@ -74,6 +90,10 @@ export interface ControlPlaneStackProps extends StackProps {
   readonly eventsTable: ITable;
   readonly stateTable: ITable;
   readonly idempotencyTable: ITable;
+  /** The object-locked audit archive. */
+  readonly auditBucket: IBucket;
+  /** The asymmetric key the hourly digests are signed with. */
+  readonly digestSigningKey: IKey;
   /** Where the handler files are. @default `<projectRoot>/functions` */
   readonly functionsDir?: string;
   /**
@@ -112,6 +132,24 @@ export const APPROVAL_METRICS = {
 /** How often approval-heartbeat runs; RequestApproval's HeartbeatSeconds (900) allows three missed runs. */
 export const APPROVAL_HEARTBEAT_RATE = Duration.minutes(5);
 
+/** The custom metrics of the audit archive's functions (Powertools, namespace Gatehouse, dimension service). */
+export const AUDIT_METRICS = {
+  /** audit-reconcile: events in DynamoDB with no archived object. */
+  archiveGaps: 'ArchiveGaps',
+  /** audit-archive: an event item was modified or removed in DynamoDB (events are append-only: a tamper signal). */
+  auditItemChanged: 'AuditItemChanged',
+} as const;
+
+/** When audit-digest runs: ten minutes past every hour, after the archiver has written the hour that just ended. */
+export const AUDIT_DIGEST_SCHEDULE = 'cron(10 * * * ? *)';
+
+/** When audit-reconcile runs: daily at 01:30 UTC, on the day before, once its last digest (00:10) is written. */
+export const AUDIT_RECONCILE_SCHEDULE = 'cron(30 1 * * ? *)';
+
+/** Environment variables of the audit functions. */
+const AUDIT_BUCKET_VARIABLE = 'AUDIT_BUCKET';
+const DIGEST_SIGNING_KEY_VARIABLE = 'DIGEST_SIGNING_KEY_ARN';
+
 /**
  * How a function may use a table: `describe` is DescribeTable only, `name` is the variable alone (the runtime needs
  * every table's name, a function may touch none of it).
@@ -136,7 +174,22 @@ interface FunctionSpec {
   /** Sends heartbeats for the lifecycle's approval task tokens (SendTaskHeartbeat). */
   beatsTaskTokens?: boolean;
   /** Invoked by an EventBridge schedule (asynchronously) rather than synchronously. */
-  scheduled?: boolean;
+  schedule?: ScheduleSpec;
+  /** Invoked by the events table's stream (event source mapping) rather than synchronously. */
+  readsEventsStream?: boolean;
+  /** Object reads and writes in the audit bucket, by key prefix. */
+  auditBucket?: AuditBucketAccess;
+  /** Signs digests with the digest signing key. */
+  signsDigests?: boolean;
+}
+
+interface ScheduleSpec {
+  /** When EventBridge invokes the function. */
+  schedule: Schedule;
+  /** A tick older than this is dropped rather than delivered late. */
+  maxEventAge: Duration;
+  /** Why neither the function nor the rule's target has a dead-letter queue (both DLQ rules, and EventBusDLQ). */
+  withoutDeadLetterQueue: string;
 }
 
 const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
@@ -232,9 +285,69 @@ const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
     tables: { events: 'name', state: 'read' },
     stateIndexes: [STATE_PENDING_APPROVALS_INDEX],
     beatsTaskTokens: true,
-    scheduled: true,
+    schedule: {
+      schedule: Schedule.rate(APPROVAL_HEARTBEAT_RATE),
+      maxEventAge: APPROVAL_HEARTBEAT_RATE,
+      withoutDeadLetterQueue:
+        'Invoked only by its EventBridge schedule every 5 minutes, with an event that carries nothing: a failed or undelivered run is repaired by the next one (each run beats every pending approval), and runs that keep failing end the waiting approvals with States.HeartbeatTimeout, which the errors and failed-executions alarms report. A dead-letter queue would hold only stale schedule events, with nothing to replay.',
+    },
     reservedConcurrency: 1,
     timeout: Duration.seconds(60),
+  },
+  'audit-archive': {
+    description:
+      'Events table stream: write each event to the audit bucket once (by event id), and a manifest of each batch',
+    tables: { events: 'name', state: 'name' },
+    readsEventsStream: true,
+    // HEAD before each put (write-once), so it reads where it writes.
+    auditBucket: { read: [EVENTS_PREFIX, MANIFESTS_PREFIX], write: [EVENTS_PREFIX, MANIFESTS_PREFIX] },
+    // One invocation per shard at a time (parallelization factor 1); the reserve bounds the shards served at once.
+    reservedConcurrency: 10,
+    timeout: Duration.seconds(60),
+  },
+  'audit-digest': {
+    description:
+      'Scheduled hourly: sign the digest of an archive hour (its objects, stream heads, previous digest) with KMS',
+    tables: { events: 'name', state: 'name' },
+    auditBucket: { read: [MANIFESTS_PREFIX, DIGESTS_PREFIX], write: [DIGESTS_PREFIX] },
+    signsDigests: true,
+    schedule: {
+      schedule: Schedule.expression(AUDIT_DIGEST_SCHEDULE),
+      maxEventAge: Duration.minutes(30),
+      withoutDeadLetterQueue:
+        'Invoked only by its hourly EventBridge schedule, with an event that carries nothing: a dead-letter queue would hold stale ticks with nothing to replay. An hour whose run fails or never happens is reported by the errors alarm and the no-digest alarm, and `gatehouse audit verify` names the missing digest.',
+    },
+    reservedConcurrency: 1,
+    timeout: Duration.minutes(5),
+  },
+  'audit-reconcile': {
+    description:
+      'Scheduled daily: check that every event of the previous day in DynamoDB has its archived object and digest entry',
+    tables: { events: 'read', state: 'name' },
+    auditBucket: { read: [EVENTS_PREFIX, MANIFESTS_PREFIX, DIGESTS_PREFIX] },
+    schedule: {
+      schedule: Schedule.expression(AUDIT_RECONCILE_SCHEDULE),
+      maxEventAge: Duration.hours(6),
+      withoutDeadLetterQueue:
+        'Invoked only by its daily EventBridge schedule, with an event that carries nothing: a dead-letter queue would hold stale ticks with nothing to replay. A failed run is reported by the errors alarm, and the completeness check can be rerun for any range with `gatehouse audit verify`.',
+    },
+    reservedConcurrency: 1,
+    timeout: Duration.minutes(15),
+  },
+  'list-events': {
+    description: 'GET /v1/events: audit events by time range and filters, paginated, for auditors',
+    // Query on the byTime index; PutItem because a failed authentication is audited before the 401 (lib/http.ts).
+    tables: { events: 'append', state: 'name' },
+    reservedConcurrency: 10,
+    timeout: Duration.seconds(20),
+  },
+  'get-evidence': {
+    description: 'GET /v1/evidence: events, digests and public key of a time range, for auditors',
+    tables: { events: 'append', state: 'name' },
+    auditBucket: { read: [DIGESTS_PREFIX, EVENTS_PREFIX] },
+    reservedConcurrency: 5,
+    // Under API Gateway's 29 s integration limit.
+    timeout: Duration.seconds(25),
   },
 };
 
@@ -267,8 +380,10 @@ export class ControlPlaneStack extends Stack {
   readonly approvalSecrets: ApprovalSecrets;
   /** Secrets Manager's rotation function of the approval link key. */
   readonly linkKeyRotation: GatehouseFunction;
-  /** The EventBridge schedule of approval-heartbeat. */
-  readonly approvalHeartbeatRule: Rule;
+  /** The EventBridge schedules, by the function they invoke. */
+  readonly schedules: Partial<Record<FunctionName, Rule>>;
+  /** Where the archiver's event source mapping sends the metadata of batches it could not archive. */
+  readonly auditArchiveDeadLetterQueue: Queue;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -292,7 +407,10 @@ export class ControlPlaneStack extends Stack {
         bindTable(fn, 'EVENTS_TABLE', props.eventsTable, spec.tables.events, [EVENTS_BY_TIME_INDEX]);
         bindTable(fn, 'STATE_TABLE', props.stateTable, spec.tables.state, spec.stateIndexes);
         if (spec.tables.idempotency) fn.bindTable('IDEMPOTENCY_TABLE', props.idempotencyTable, spec.tables.idempotency);
-        if (spec.scheduled) acknowledgeScheduledInvocation(fn);
+        if (spec.auditBucket) fn.bindAuditBucket(AUDIT_BUCKET_VARIABLE, props.auditBucket, spec.auditBucket);
+        if (spec.signsDigests) fn.bindSigningKey(DIGEST_SIGNING_KEY_VARIABLE, props.digestSigningKey);
+        if (spec.schedule) acknowledgeNoDeadLetterQueue(fn, spec.schedule.withoutDeadLetterQueue);
+        else if (spec.readsEventsStream) acknowledgeStreamInvocation(fn);
         else acknowledgeSynchronousInvocation(fn);
         return [name, fn];
       }),
@@ -400,22 +518,21 @@ export class ControlPlaneStack extends Stack {
     for (const name of FUNCTION_NAMES.filter((n) => FUNCTIONS[n].beatsTaskTokens)) {
       this.functions[name].bindTaskHeartbeats('LIFECYCLE_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     }
-    // A run that fails or is late is repaired by the next one; an event older than one interval is dropped.
-    this.approvalHeartbeatRule = new Rule(this, 'ApprovalHeartbeatSchedule', {
-      description: 'approval-heartbeat: keep the RequestApproval task tokens of pending approvals alive',
-      schedule: Schedule.rate(APPROVAL_HEARTBEAT_RATE),
-      targets: [
-        new LambdaFunction(this.functions['approval-heartbeat'].function, {
-          maxEventAge: APPROVAL_HEARTBEAT_RATE,
-          retryAttempts: 2,
-        }),
-      ],
-    });
-    Validations.of(this.approvalHeartbeatRule).acknowledge({
-      id: 'Serverless-EventBusDLQ',
-      reason:
-        'The target is a schedule tick that carries nothing: an undelivered tick is made up by the next one five minutes later (each run beats every pending approval), so a dead-letter queue would only collect stale ticks with nothing to replay; deliveries that keep failing end the waiting approvals with States.HeartbeatTimeout, which the failed-executions alarm reports.',
-    });
+    this.schedules = {};
+    for (const name of FUNCTION_NAMES) {
+      const schedule = FUNCTIONS[name].schedule;
+      if (!schedule) continue;
+      const rule = new Rule(this, `${pascal(name)}Schedule`, {
+        description: `${name}: ${FUNCTIONS[name].description}`.slice(0, 512),
+        schedule: schedule.schedule,
+        targets: [
+          new LambdaFunction(this.functions[name].function, { maxEventAge: schedule.maxEventAge, retryAttempts: 2 }),
+        ],
+      });
+      Validations.of(rule).acknowledge({ id: 'Serverless-EventBusDLQ', reason: schedule.withoutDeadLetterQueue });
+      this.schedules[name] = rule;
+    }
+    this.auditArchiveDeadLetterQueue = this.archiveEventsStream(props);
 
     this.api = this.restApi(props, logRetention);
     // Links in approval emails point at the public URL when one is configured (a custom domain), else at the stage. The
@@ -427,6 +544,35 @@ export class ControlPlaneStack extends Stack {
         `https://${this.api.restApiId}.execute-api.${this.region}.${this.urlSuffix}/${STAGE_NAME}/`,
     );
     this.alarmTopic = this.alarms(props.key);
+  }
+
+  /**
+   * audit-archive reads the events table's stream in order per shard; a batch it cannot archive after its retries goes,
+   * as metadata (shard, sequence numbers, arrival times), to the dead-letter queue, from which the redrive command
+   * re-reads the events from DynamoDB (the stream keeps records 24 hours, the queue 14 days).
+   */
+  private archiveEventsStream(props: ControlPlaneStackProps): Queue {
+    const deadLetters = new Queue(this, 'AuditArchiveDeadLetters', {
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: props.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const reason =
+      'This queue is itself the on-failure destination of the archiver\u2019s event source mapping: it holds batch metadata until the redrive command reads it, and nothing consumes it automatically, so there is no failed consumer whose messages a further queue would catch.';
+    Validations.of(deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason });
+    Validations.of(deadLetters).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason });
+    this.functions['audit-archive'].bindTableStream(props.eventsTable, deadLetters, {
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      batchSize: 100,
+      bisectBatchOnError: true,
+      retryAttempts: 10,
+      maxRecordAge: Duration.hours(24),
+      reportBatchItemFailures: true,
+      // Records of one shard are archived in order, so a stream's events reach the bucket in sequence.
+      parallelizationFactor: 1,
+    });
+    return deadLetters;
   }
 
   /** The rotation function may change only the link key's versions, and use the key only through Secrets Manager. */
@@ -635,6 +781,9 @@ export class ControlPlaneStack extends Stack {
       pathParameters: ['approvalId'],
       authentication: LINK_AUTHENTICATION,
     });
+    // Auditors: the handlers check membership of the configured auditors after authenticating the bearer token.
+    route(v1.addResource('events'), 'GET', 'list-events');
+    route(v1.addResource('evidence'), 'GET', 'get-evidence');
 
     this.webAcl(api, props.key, retention);
     return api;
@@ -698,7 +847,15 @@ export class ControlPlaneStack extends Stack {
   private alarms(key: IKey): Topic {
     const topic = new Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true, displayName: 'Gatehouse alarms' });
     const action = new SnsAction(topic);
-    const alarm = (id: string, metric: IMetric, description: string) => {
+    /** By default: one datapoint ≥ 1, and no data is no problem. */
+    const alarm = (
+      id: string,
+      metric: IMetric,
+      description: string,
+      options: Partial<
+        Pick<AlarmProps, 'threshold' | 'comparisonOperator' | 'evaluationPeriods' | 'treatMissingData'>
+      > = {},
+    ) => {
       new Alarm(this, id, {
         metric,
         threshold: 1,
@@ -706,6 +863,7 @@ export class ControlPlaneStack extends Stack {
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
+        ...options,
       }).addAlarmAction(action);
     };
     for (const [name, fn] of Object.entries(this.functions)) {
@@ -719,7 +877,7 @@ export class ControlPlaneStack extends Stack {
       this.stateMachine.metricFailed({ period: Duration.minutes(5) }),
       'access-lifecycle: failed executions (a grant may not have been revoked)',
     );
-    const approvalMetric = (metricName: string) =>
+    const customMetric = (metricName: string) =>
       new Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
@@ -729,12 +887,12 @@ export class ControlPlaneStack extends Stack {
       });
     alarm(
       'NotificationFailed',
-      approvalMetric(APPROVAL_METRICS.notificationFailed),
+      customMetric(APPROVAL_METRICS.notificationFailed),
       'approval-notify: an approver could not be notified by Slack or email (a request may wait without anyone seeing it)',
     );
     alarm(
       'ApprovalExpired',
-      approvalMetric(APPROVAL_METRICS.approvalExpired),
+      customMetric(APPROVAL_METRICS.approvalExpired),
       'approval-close: an approval expired because the approvers did not answer before the timeout (check that notifications arrive and that the approver groups are staffed)',
     );
     alarm(
@@ -747,7 +905,53 @@ export class ControlPlaneStack extends Stack {
       this.stateMachine.metricTimedOut({ period: Duration.minutes(5) }),
       'access-lifecycle: timed-out executions (a grant may not have been revoked)',
     );
+    this.auditAlarms(alarm, customMetric);
     return topic;
+  }
+
+  /** The audit archive's alarms: gaps, tampering, a stuck or failing archiver, and hours without a digest. */
+  private auditAlarms(
+    alarm: (id: string, metric: IMetric, description: string, options?: Partial<AlarmProps>) => void,
+    customMetric: (metricName: string) => Metric,
+  ): void {
+    alarm(
+      'ArchiveGaps',
+      customMetric(AUDIT_METRICS.archiveGaps),
+      'audit-reconcile: events in DynamoDB have no archived object (check the archiver\u2019s dead-letter queue and redrive it)',
+    );
+    alarm(
+      'AuditItemChanged',
+      customMetric(AUDIT_METRICS.auditItemChanged),
+      'audit-archive: an audit event item was modified or removed in DynamoDB; events are append-only, so this is a tamper signal (the archived object keeps the original)',
+    );
+    alarm(
+      'AuditArchiveDeadLettersVisible',
+      this.auditArchiveDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+      }),
+      'audit-archive: batches could not be archived after every retry and wait in the dead-letter queue (redrive them)',
+    );
+    alarm(
+      'AuditArchiveIteratorAge',
+      this.functions['audit-archive'].function.metric('IteratorAge', {
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+      }),
+      'audit-archive: the oldest unarchived stream record is over an hour old (the stream keeps records 24 hours)',
+      { threshold: Duration.hours(1).toMilliseconds(), comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD },
+    );
+    alarm(
+      'AuditDigestNotRun',
+      this.functions['audit-digest'].function.metricInvocations({ period: Duration.hours(1) }),
+      'audit-digest: not invoked for two hours, so no digest is being written (check the schedule and the function)',
+      {
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        // No datapoint means no invocation: the very thing this alarm is for.
+        treatMissingData: TreatMissingData.BREACHING,
+      },
+    );
   }
 }
 
@@ -774,10 +978,10 @@ function acknowledgeSynchronousInvocation(fn: GatehouseFunction): void {
   acknowledgeNoDeadLetterQueue(fn, reason);
 }
 
-/** approval-heartbeat: EventBridge invokes it asynchronously on a schedule. */
-function acknowledgeScheduledInvocation(fn: GatehouseFunction): void {
+/** audit-archive: its event source mapping polls the stream and owns the failure path. */
+function acknowledgeStreamInvocation(fn: GatehouseFunction): void {
   const reason =
-    'Invoked only by its EventBridge schedule every 5 minutes, with an event that carries nothing: a failed run is repaired by the next one (each run beats every pending approval), and runs that keep failing end the waiting approvals with States.HeartbeatTimeout, which the errors and failed-executions alarms report. A dead-letter queue would hold only stale schedule events, with nothing to replay.';
+    'Invoked only by its DynamoDB stream event source mapping, which is configured with an on-failure destination (the archiver\u2019s SQS dead-letter queue); a function dead-letter queue applies to asynchronous invocations, which this function never receives.';
   acknowledgeNoDeadLetterQueue(fn, reason);
 }
 

@@ -8,8 +8,13 @@ import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal, type IRole } fr
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, type DynamoEventSourceProps } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat, type BundlingOptions, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+// cdk-nag names an IAM5 finding by the resource flattened with this function; acknowledgements must repeat that name.
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
 
 /** The Powertools service name of every function: the `service` dimension of its custom metrics. */
@@ -74,6 +79,12 @@ const TABLE_ACTIONS: Record<TableAccess, string[]> = {
     'dynamodb:BatchWriteItem',
   ],
 };
+
+/** How a function may use the audit bucket: key prefixes (`events/`, …) it may read objects under, and write under. */
+export interface AuditBucketAccess {
+  readonly read?: readonly string[];
+  readonly write?: readonly string[];
+}
 
 /** The validated configuration with its Cedar policies, as one JSON document (shared/config/bundle.ts). */
 export interface BundledConfig {
@@ -297,6 +308,90 @@ export class GatehouseFunction extends Construct {
     );
   }
 
+  /**
+   * Sets `variable` to the bucket's name and allows `s3:GetObject` and `s3:PutObject` only under the given prefixes, with
+   * the bucket's key through S3 only. Nothing else: no delete, no retention or legal hold, no version reads; new objects
+   * take the bucket's default Object Lock retention without any permission.
+   */
+  bindAuditBucket(variable: string, bucket: IBucket, access: AuditBucketAccess): this {
+    this.function.addEnvironment(variable, bucket.bucketName);
+    const bucketArn = importedArnOf(this, bucket, bucket.bucketArn);
+    const under = (prefix: string) => `${bucketArn}/${prefix}*`;
+    const read = (access.read ?? []).map(under);
+    const write = (access.write ?? []).map(under);
+    // ListBucket on the bucket itself: S3 answers a HEAD or GET of a missing key with 404 only to a caller that may list
+    // the bucket, and 403 otherwise (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html); write-once
+    // puts and missing-digest checks depend on that 404. It lists key names, never contents.
+    this.policy.addStatements(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucketArn] }));
+    if (read.length > 0) this.policy.addStatements(new PolicyStatement({ actions: ['s3:GetObject'], resources: read }));
+    if (write.length > 0) this.policy.addStatements(new PolicyStatement({ actions: ['s3:PutObject'], resources: write }));
+    if (bucket.encryptionKey) {
+      const actions = [...(read.length > 0 ? ['kms:Decrypt'] : []), ...(write.length > 0 ? ['kms:GenerateDataKey'] : [])];
+      this.policy.addStatements(
+        new PolicyStatement({
+          actions,
+          resources: [bucket.encryptionKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
+    }
+    for (const prefix of new Set([...(access.read ?? []), ...(access.write ?? [])])) {
+      Validations.of(this.policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${flattenCfnReference(Stack.of(this).resolve(under(prefix)))}]`,
+        reason: `Audit bucket keys under ${prefix} are named by hour, stream and sequence or batch (shared/evidence/archive-layout.ts), so access is granted by prefix, never to the whole bucket; the bucket policy denies deletes and retention changes to everyone.`,
+      });
+    }
+    return this;
+  }
+
+  /** Sets `variable` to the key's ARN and allows signing with it and reading its public key, nothing else. */
+  bindSigningKey(variable: string, key: IKey): this {
+    this.function.addEnvironment(variable, key.keyArn);
+    this.policy.addStatements(
+      new PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [key.keyArn] }),
+    );
+    return this;
+  }
+
+  /**
+   * Invokes the function from the table's stream with `options`, failed batches' metadata going to `deadLetterQueue`,
+   * and allows what the event source mapping does with this role (CDK's own grants go nowhere, see `role`): read the
+   * stream, decrypt it with the table's key, and send to the queue, encrypting with its key through SQS.
+   */
+  bindTableStream(
+    table: ITable,
+    deadLetterQueue: IQueue,
+    options: Omit<DynamoEventSourceProps, 'onFailure'>,
+  ): this {
+    if (!table.tableStreamArn) throw new Error(`table ${table.node.path} has no stream`);
+    this.function.addEventSource(new DynamoEventSource(table, { ...options, onFailure: new SqsDlq(deadLetterQueue) }));
+    this.policy.addStatements(
+      new PolicyStatement({
+        actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+        resources: [table.tableStreamArn],
+      }),
+      new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [deadLetterQueue.queueArn] }),
+    );
+    if (table.encryptionKey) {
+      this.policy.addStatements(
+        new PolicyStatement({ actions: ['kms:Decrypt', 'kms:DescribeKey'], resources: [table.encryptionKey.keyArn] }),
+      );
+    }
+    if (deadLetterQueue.encryptionMasterKey) {
+      this.policy.addStatements(
+        new PolicyStatement({
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [deadLetterQueue.encryptionMasterKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `sqs.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
+    }
+    return this.addToPolicyOnAnyResource(
+      new PolicyStatement({ sid: 'ListTableStreams', actions: ['dynamodb:ListStreams'], resources: ['*'] }),
+      'dynamodb:ListStreams uses Resource "*": the Service Authorization Reference lists no resource type for it, and Lambda\u2019s DynamoDB event source needs it (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html). It returns stream ARNs only; reading records is limited to the events table\u2019s stream.',
+    );
+  }
+
   /** Adds a statement on Resource "*" with the reason it cannot be scoped, acknowledged beside the policy. */
   addToPolicyOnAnyResource(statement: PolicyStatement, reason: string): this {
     this.policy.addStatements(statement);
@@ -309,6 +404,15 @@ export class GatehouseFunction extends Construct {
     this.policy.addStatements(statement);
     return this;
   }
+}
+
+/**
+ * `arn` of `resource` as this construct's stack references it: for a resource of another stack, the import of its
+ * export, so that the ARN has a fixed name at construction (the export's) which acknowledgements can repeat.
+ */
+function importedArnOf(scope: Construct, resource: Construct, arn: string): string {
+  const owner = Stack.of(resource);
+  return owner === Stack.of(scope) ? arn : owner.exportValue(arn);
 }
 
 function quote(value: string): string {
