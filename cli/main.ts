@@ -6,6 +6,7 @@ import { tokenCommand } from './commands/token.ts';
 import { kubeconfigCommand } from './commands/kubeconfig.ts';
 import { configCommand } from './commands/config.ts';
 import { requestsCommand } from './commands/requests.ts';
+import { auditCommand } from './commands/audit.ts';
 
 /** Builds the `gatehouse` program. Each command lives in cli/commands/<name>.ts. */
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(kubeconfigCommand());
   program.addCommand(configCommand());
   program.addCommand(requestsCommand());
+  program.addCommand(auditCommand());
   return program;
 }
 

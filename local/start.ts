@@ -38,6 +38,7 @@ import {
 } from './embedded-stores.ts';
 import { LocalLifecycleScheduler, type LocalLifecycleOptions } from './lifecycle-runner.ts';
 import { startLocalArchiving, type LocalArchiving } from './event-stream.ts';
+import { startLocalDigesting, type LocalDigesting } from './local-digester.ts';
 
 /** The issuer name, audience and cluster the local runtime adds for development. */
 export const LOCAL_ISSUER_NAME = 'local';
@@ -68,6 +69,8 @@ export interface LocalOptions {
   heartbeat?: { intervalMs?: number; stopped?: boolean };
   /** The archiver's stream settings (batch size, retries, backoff, poll interval); tests shorten them. */
   archive?: Parameters<typeof startLocalArchiving>[0]['settings'];
+  /** How often ended hours are digested (LOCAL_DIGEST_INTERVAL_MS); 0 digests only on `digests.digestNow()`. */
+  digestIntervalMs?: number;
   /** Sends approval emails; tests pass SES on aws-sdk-client-mock. Without it, approvers use the local inbox or Slack. */
   mailer?: Mailer;
 }
@@ -84,6 +87,8 @@ export interface LocalRuntime {
   s3: EmbeddedS3 | undefined;
   /** The events table's stream into the audit bucket; undefined without the embedded S3. */
   archive: LocalArchiving | undefined;
+  /** The hourly digester on a local key file; undefined without the embedded S3. */
+  digests: LocalDigesting | undefined;
   scheduler: LocalLifecycleScheduler;
   entries: LocalAccessEntries;
   signingSecret: string;
@@ -189,6 +194,10 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       }));
     // Before the stores stop: no batch may write to a closing s3rver.
     if (archive) stops.unshift(() => archive.stop());
+    const digests =
+      runtime.parts.archive &&
+      startLocalDigesting({ archive: runtime.parts.archive, dataDir, intervalMs: options.digestIntervalMs });
+    if (digests) stops.unshift(() => digests.stop());
     if (heartbeatIndex && !options.heartbeat?.stopped) {
       const beat = invoke(handlers.approvalHeartbeat, 'approval-heartbeat');
       let running: Promise<unknown> | undefined;
@@ -223,6 +232,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       dynamo,
       s3,
       archive,
+      digests,
       scheduler,
       entries,
       signingSecret,

@@ -55,7 +55,9 @@ export type EvidenceProblemKind =
   /** An archived event is not in DynamoDB. */
   | 'not-in-dynamodb'
   /** An archived object's bytes are not those of the DynamoDB event. */
-  | 'archive-differs';
+  | 'archive-differs'
+  /** An export's file is missing, unlisted, or not the bytes its manifest.json records. */
+  | 'export-file';
 
 export interface EvidenceLocation {
   source?: 'archive' | 'dynamodb';
@@ -64,6 +66,8 @@ export interface EvidenceLocation {
   stream?: string;
   seq?: number;
   eventId?: string;
+  /** A file of an export, relative to its directory. */
+  file?: string;
 }
 
 export interface EvidenceProblem {
