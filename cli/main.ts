@@ -6,6 +6,7 @@ import { tokenCommand } from './commands/token.ts';
 import { kubeconfigCommand } from './commands/kubeconfig.ts';
 import { configCommand } from './commands/config.ts';
 import { requestsCommand } from './commands/requests.ts';
+import { evidenceCommand } from './commands/evidence.ts';
 import { auditCommand } from './commands/audit.ts';
 
 /** Builds the `gatehouse` program. Each command lives in cli/commands/<name>.ts. */
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(kubeconfigCommand());
   program.addCommand(configCommand());
   program.addCommand(requestsCommand());
+  program.addCommand(evidenceCommand());
   program.addCommand(auditCommand());
   return program;
 }

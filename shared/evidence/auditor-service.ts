@@ -105,7 +105,7 @@ export class AuditorService {
   /**
    * A page of the evidence of a range: events first (as GET /v1/events pages them, unfiltered); once they are all out,
    * the digests from the hour before the range (its link anchors the chain of those after) on, until every exported
-   * event is listed in one, or the current hour (not digested yet) is reached.
+   * event is listed in one, or the current hour (whose digest is normally not written yet) has been looked at.
    */
   async exportEvidence(principal: Principal, params: Record<string, string | undefined>): Promise<EvidenceAnswer> {
     await this.requireAuditor(principal, 'evidence');
@@ -171,7 +171,7 @@ export class AuditorService {
 
   /**
    * Reads digests hour by hour from the cursor's hour, counting the exported events each lists for the first time,
-   * until none is left uncovered, the current hour is reached, or the page's bytes or reads run out.
+   * until none is left uncovered, the current hour has been looked at, or the page's bytes or reads run out.
    */
   private async walkDigests(
     range: TimeRange,
@@ -193,7 +193,7 @@ export class AuditorService {
     let hour = Date.parse(position.hour);
     let bytes = 0;
     let reads = 0;
-    while (uncovered > 0 && hour < currentHour) {
+    while (uncovered > 0 && hour <= currentHour) {
       if (reads === MAX_DIGEST_READS_PER_PAGE) break;
       const key = digestKey(new Date(hour));
       const stored = await archive.get(key);
@@ -212,7 +212,7 @@ export class AuditorService {
       }
       hour += HOUR_MS;
     }
-    const done = uncovered <= 0 || hour >= currentHour;
+    const done = uncovered <= 0 || hour > currentHour;
     const publicKeys = await this.publicKeys(archive, keyHashes);
     return {
       digests,
