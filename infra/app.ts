@@ -27,7 +27,8 @@ export function buildApp(app: App = new App(), options: GatehouseAppOptions = {}
   const env: Environment | undefined = account || region ? { account, region } : undefined;
 
   const stateful = new StatefulStack(app, 'GatehouseStateful', {
-    description: 'Gatehouse: audit events, their object-locked archive, state and keys (retained, termination-protected)',
+    description:
+      'Gatehouse: audit events, their object-locked archive, state and keys (retained, termination-protected)',
     ...(env ? { env } : {}),
     retention: config.config.retention,
   });

@@ -324,9 +324,13 @@ export class GatehouseFunction extends Construct {
     // puts and missing-digest checks depend on that 404. It lists key names, never contents.
     this.policy.addStatements(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucketArn] }));
     if (read.length > 0) this.policy.addStatements(new PolicyStatement({ actions: ['s3:GetObject'], resources: read }));
-    if (write.length > 0) this.policy.addStatements(new PolicyStatement({ actions: ['s3:PutObject'], resources: write }));
+    if (write.length > 0)
+      this.policy.addStatements(new PolicyStatement({ actions: ['s3:PutObject'], resources: write }));
     if (bucket.encryptionKey) {
-      const actions = [...(read.length > 0 ? ['kms:Decrypt'] : []), ...(write.length > 0 ? ['kms:GenerateDataKey'] : [])];
+      const actions = [
+        ...(read.length > 0 ? ['kms:Decrypt'] : []),
+        ...(write.length > 0 ? ['kms:GenerateDataKey'] : []),
+      ];
       this.policy.addStatements(
         new PolicyStatement({
           actions,
@@ -358,11 +362,7 @@ export class GatehouseFunction extends Construct {
    * and allows what the event source mapping does with this role (CDK's own grants go nowhere, see `role`): read the
    * stream, decrypt it with the table's key, and send to the queue, encrypting with its key through SQS.
    */
-  bindTableStream(
-    table: ITable,
-    deadLetterQueue: IQueue,
-    options: Omit<DynamoEventSourceProps, 'onFailure'>,
-  ): this {
+  bindTableStream(table: ITable, deadLetterQueue: IQueue, options: Omit<DynamoEventSourceProps, 'onFailure'>): this {
     if (!table.tableStreamArn) throw new Error(`table ${table.node.path} has no stream`);
     this.function.addEventSource(new DynamoEventSource(table, { ...options, onFailure: new SqsDlq(deadLetterQueue) }));
     this.policy.addStatements(

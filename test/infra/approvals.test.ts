@@ -238,21 +238,28 @@ describe('approval heartbeat', () => {
   });
 
   it('runs every 5 minutes from an EventBridge rule that targets only the heartbeat function', () => {
-    const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule');
+    const heartbeatId = idOf(app, app.controlPlane.functions['approval-heartbeat'].function);
+    const heartbeat = { 'Fn::GetAtt': [heartbeatId, 'Arn'] };
+    const rules = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(heartbeatId),
+    );
     expect(rules).toHaveLength(1);
     expect(rules[0]!.Properties).toMatchObject({ ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
     expect(rules[0]!.Properties.Targets).toEqual([
       expect.objectContaining({
-        Arn: { 'Fn::GetAtt': [idOf(app, app.controlPlane.functions['approval-heartbeat'].function), 'Arn'] },
+        Arn: heartbeat,
         RetryPolicy: { MaximumEventAgeInSeconds: 300, MaximumRetryAttempts: 2 },
       }),
     ]);
     const permissions = Object.values(resources).filter(
-      (r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 'events.amazonaws.com',
+      (r) =>
+        r.Type === 'AWS::Lambda::Permission' &&
+        r.Properties.Principal === 'events.amazonaws.com' &&
+        JSON.stringify(r.Properties.FunctionName).includes(heartbeatId),
     );
     expect(permissions).toHaveLength(1);
     expect(permissions[0]!.Properties.SourceArn).toEqual({
-      'Fn::GetAtt': [idOf(app, app.controlPlane.approvalHeartbeatRule), 'Arn'],
+      'Fn::GetAtt': [idOf(app, app.controlPlane.schedules['approval-heartbeat']!), 'Arn'],
     });
   });
 

@@ -36,10 +36,10 @@ describe('ControlPlaneStack functions', () => {
     expect(fn.Properties.Timeout).toBeLessThan(29);
   });
 
-  it('pins runtime, architecture, tracing, memory, timeout and reserved concurrency on all thirteen handlers and the rotation function', () => {
+  it('pins runtime, architecture, tracing, memory, timeout and reserved concurrency on all eighteen handlers and the rotation function', () => {
     const functions = ofType('AWS::Lambda::Function');
     expect(functions).toHaveLength(FUNCTION_NAMES.length + 1);
-    expect(FUNCTION_NAMES).toHaveLength(13);
+    expect(FUNCTION_NAMES).toHaveLength(18);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -218,9 +218,11 @@ describe('ControlPlaneStack EKS permissions', () => {
 });
 
 describe('ControlPlaneStack API', () => {
-  it('routes the eight methods to their functions with Lambda proxy integration and no API Gateway authorizer', () => {
+  it('routes the ten methods to their functions with Lambda proxy integration and no API Gateway authorizer', () => {
     const methods = ofType('AWS::ApiGateway::Method');
     expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual([
+      'GET',
+      'GET',
       'GET',
       'GET',
       'GET',
@@ -239,6 +241,8 @@ describe('ControlPlaneStack API', () => {
       [
         'access-requests',
         'approvals',
+        'events',
+        'evidence',
         'grants',
         'healthz',
         'revoke',

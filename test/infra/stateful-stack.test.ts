@@ -19,21 +19,31 @@ const tableIds = [
 ];
 
 describe('StatefulStack', () => {
-  it('keeps the logical ids of the key and the three tables (a change would replace them and lose data)', () => {
+  it('keeps the logical ids of the keys, the three tables, the audit buckets and the audit bucket policy (a change would replace them and lose data or the deny)', () => {
     expect(STATEFUL_LOGICAL_IDS).toEqual({
       key: 'GatehouseDataKey',
       eventsTable: 'EventsTable',
       stateTable: 'StateTable',
       idempotencyTable: 'IdempotencyTable',
+      auditBucket: 'AuditBucket',
+      auditBucketPolicy: 'AuditBucketPolicy',
+      auditAccessLogBucket: 'AuditAccessLogBucket',
+      digestSigningKey: 'DigestSigningKey',
     });
     const resources = template.toJSON().Resources as Record<string, { Type: string }>;
     expect(resources.GatehouseDataKey?.Type).toBe('AWS::KMS::Key');
     for (const id of tableIds) expect(resources[id]?.Type).toBe('AWS::DynamoDB::Table');
     expect(Object.values(resources).filter((r) => r.Type === 'AWS::DynamoDB::Table')).toHaveLength(3);
+    expect(resources.AuditBucket?.Type).toBe('AWS::S3::Bucket');
+    expect(resources.AuditBucketPolicy?.Type).toBe('AWS::S3::BucketPolicy');
+    expect(resources.AuditAccessLogBucket?.Type).toBe('AWS::S3::Bucket');
+    expect(resources.DigestSigningKey?.Type).toBe('AWS::KMS::Key');
+    expect(Object.values(resources).filter((r) => r.Type === 'AWS::S3::Bucket')).toHaveLength(2);
+    expect(Object.values(resources).filter((r) => r.Type === 'AWS::KMS::Key')).toHaveLength(2);
   });
 
   it('has a customer-managed key with rotation, retained on delete', () => {
-    template.hasResource('AWS::KMS::Key', {
+    expect(template.toJSON().Resources[STATEFUL_LOGICAL_IDS.key]).toMatchObject({
       Properties: { EnableKeyRotation: true },
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
