@@ -467,7 +467,8 @@ function timeChart(stories: RequestStory[], range: { from: string; to: string })
   const plotHeight = height - bottom - 12;
   const max = Math.max(1, ...requests, ...grants);
   const slot = (width - left - 8) / count;
-  const barWidth = Math.max(1, slot / 2 - 1);
+  // Thin bars for many buckets, and no wall of colour for a range of one or two.
+  const barWidth = Math.min(28, Math.max(1, slot / 2 - 1));
   const y = (value: number) => 12 + plotHeight - (value / max) * plotHeight;
   const bars = requests
     .map((value, index) => {

@@ -272,6 +272,12 @@ export interface RequestBody {
 export interface ApprovalTestLocalOptions {
   lifecycle?: LocalOptions['lifecycle'];
   heartbeat?: LocalOptions['heartbeat'];
+  /** Edits the configuration before it is written. */
+  config?: (config: Record<string, unknown>) => Record<string, unknown>;
+  /** Cedar policies added to APPROVAL_POLICY. */
+  extraPolicy?: string;
+  /** Start the embedded S3: the audit archive and its digests. */
+  withS3?: boolean;
 }
 
 export async function startApprovalLocal(options: ApprovalTestLocalOptions = {}): Promise<ApprovalTestLocal> {
@@ -281,8 +287,9 @@ export async function startApprovalLocal(options: ApprovalTestLocalOptions = {})
   const githubUrl = await github.start({ port: 0 });
   const configFile = join(dir, 'gatehouse.config.yaml');
   // JSON is YAML: the loader reads it as it reads any gatehouse.config.yaml.
-  writeFileSync(configFile, JSON.stringify(approvalConfig(slack.apiUrl, githubUrl), null, 2));
-  writeFileSync(join(dir, 'access.cedar'), APPROVAL_POLICY);
+  const config = (options.config ?? ((c) => c))(approvalConfig(slack.apiUrl, githubUrl));
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  writeFileSync(join(dir, 'access.cedar'), APPROVAL_POLICY + (options.extraPolicy ?? ''));
 
   // Every SESv2Client is mocked; the mailer's own client only needs a region and credentials to build a request.
   const ses = mockClient(SESv2Client);
@@ -301,6 +308,7 @@ export async function startApprovalLocal(options: ApprovalTestLocalOptions = {})
     mailer,
     ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
+    ...(options.withS3 ? { withS3: true } : {}),
   });
   const events = new DynamoDbChainStore(local.dynamo.client, local.dynamo.tables.events);
   const store = new DynamoDbAccessStore(local.dynamo.client, local.dynamo.tables.state);
