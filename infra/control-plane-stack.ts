@@ -183,6 +183,11 @@ interface FunctionSpec {
   signsDigests?: boolean;
 }
 
+/** What an alarm may change from the default (one datapoint ≥ 1, no data no problem). */
+type AlarmOptions = Partial<
+  Pick<AlarmProps, 'threshold' | 'comparisonOperator' | 'evaluationPeriods' | 'treatMissingData'>
+>;
+
 interface ScheduleSpec {
   /** When EventBridge invokes the function. */
   schedule: Schedule;
@@ -315,7 +320,7 @@ const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
       schedule: Schedule.expression(AUDIT_DIGEST_SCHEDULE),
       maxEventAge: Duration.minutes(30),
       withoutDeadLetterQueue:
-        'Invoked only by its hourly EventBridge schedule, with an event that carries nothing: a dead-letter queue would hold stale ticks with nothing to replay. An hour whose run fails or never happens is reported by the errors alarm and the no-digest alarm, and `gatehouse audit verify` names the missing digest.',
+        'Invoked only by its hourly EventBridge schedule, with an event that carries nothing: each run digests every ended hour that has no digest yet (functions/audit-digest.ts), so a failed or lost run is caught up by the next one, and a dead-letter queue would hold stale ticks with nothing to replay. Runs that keep failing or never happen are reported by the errors alarm and the no-digest alarm.',
     },
     reservedConcurrency: 1,
     timeout: Duration.minutes(5),
@@ -848,14 +853,7 @@ export class ControlPlaneStack extends Stack {
     const topic = new Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true, displayName: 'Gatehouse alarms' });
     const action = new SnsAction(topic);
     /** By default: one datapoint ≥ 1, and no data is no problem. */
-    const alarm = (
-      id: string,
-      metric: IMetric,
-      description: string,
-      options: Partial<
-        Pick<AlarmProps, 'threshold' | 'comparisonOperator' | 'evaluationPeriods' | 'treatMissingData'>
-      > = {},
-    ) => {
+    const alarm = (id: string, metric: IMetric, description: string, options: AlarmOptions = {}) => {
       new Alarm(this, id, {
         metric,
         threshold: 1,
@@ -911,7 +909,7 @@ export class ControlPlaneStack extends Stack {
 
   /** The audit archive's alarms: gaps, tampering, a stuck or failing archiver, and hours without a digest. */
   private auditAlarms(
-    alarm: (id: string, metric: IMetric, description: string, options?: Partial<AlarmProps>) => void,
+    alarm: (id: string, metric: IMetric, description: string, options?: AlarmOptions) => void,
     customMetric: (metricName: string) => Metric,
   ): void {
     alarm(
