@@ -11,6 +11,7 @@ import { runApprovalLatency } from './approval-latency.ts';
 import { archiverMarkdown, runArchiverBench } from './archiver.ts';
 import { buildBundles, coldImports, type BundleResult } from './bundles.ts';
 import { runLatency } from './latency.ts';
+import { runVerifyBench } from './verify.ts';
 import { machineInfo } from './machine.ts';
 import { kb, ms, table } from './stats.ts';
 
@@ -47,6 +48,8 @@ try {
   });
   console.error('bench: approval latency');
   const approval = await runApprovalLatency(join(work, 'approval'), { runs: 50, warmup: 3, budgetMs: 90_000 });
+  console.error('bench: audit verify throughput');
+  const verify = await runVerifyBench(join(work, 'verify'));
   console.error('bench: archiver throughput');
   const archiver = await runArchiverBench(join(work, 'archiver'), 100_000);
 
@@ -177,6 +180,25 @@ message updated: ${ms(approval.clickP50, 0)} ms), the lifecycle's Grant task, at
 29 s integration timeout.
 
 ${archiverMarkdown(archiver)}
+
+## \`audit verify\` throughput
+
+bench/verify.ts: an evidence export of ${verify.events.toLocaleString('en')} events (${verify.streams.toLocaleString('en')} streams, ${verify.digests}
+signed digests) read with the export reader and checked by the verifier, as \`gatehouse audit verify --dir\` does: every
+line's SHA-256 against its digest entry, every digest's signature and link, every stream's chain (each event's hash
+recomputed). Median of ${verify.runs} runs; problems found: ${verify.problems}. The bucket path adds S3's GETs (32 in parallel).
+
+${table(
+  ['events/s checked', 'total ms', 'reading ms', 'verifying ms'],
+  [
+    [
+      Math.round(verify.eventsPerSecond).toLocaleString('en'),
+      ms(verify.totalMs, 0),
+      ms(verify.readMs, 0),
+      ms(verify.verifyMs, 0),
+    ],
+  ],
+)}
 
 ## Lambda bundles
 
