@@ -3,7 +3,7 @@
  * digests that cover them (their exact stored bytes) and the public keys they name. `gatehouse evidence` walks the
  * pages and writes the bundle. Each page read is recorded (`evidence.exported`).
  */
-import { s3ArchiveStore } from './lib/aws-adapters.ts';
+import { s3ArchiveStore } from './lib/archive-store.ts';
 import { apiHandler, json } from './lib/http.ts';
 
 export const handler = apiHandler(

@@ -3,9 +3,7 @@
  * `apiHandler`/`lifecycleTask`, so esbuild bundles only those SDK clients into its function: the STS client only where
  * tokens are minted, EKS only where access entries change, Step Functions only in create-access-request.
  */
-import { S3Client } from '@aws-sdk/client-s3';
 import { EksAccessEntries } from '#shared/adapters/aws/eks-access-entries.ts';
-import { S3ArchiveStore } from '#shared/adapters/aws/s3-archive-store.ts';
 import { SecretsManagerSecrets } from '#shared/adapters/aws/secrets-manager-secrets.ts';
 import { SesMailer } from '#shared/adapters/aws/ses-mailer.ts';
 import { SfnLifecycleScheduler } from '#shared/adapters/aws/sfn-lifecycle-scheduler.ts';
@@ -15,7 +13,6 @@ import { SlackNotifyError } from '#shared/slack/slack-messenger.ts';
 import { StsTokenMinter } from '#shared/adapters/aws/sts-token-minter.ts';
 import { systemClock } from '#shared/adapters/system.ts';
 import type { AwsAdapters } from './aws-runtime.ts';
-import { tracer } from './observability.ts';
 
 /** Tokens from STS `AssumeRole` on the grant's slot role (create-access-request, issue-token). */
 export const stsTokenMinter: NonNullable<AwsAdapters['minter']> = (clusters) =>
@@ -63,13 +60,6 @@ export const slackMessenger: NonNullable<AwsAdapters['slack']> = (_secrets, conf
     postApprovalRequest: async (channel, message) => (await client()).postApprovalRequest(channel, message),
     updateMessage: async (channel, ts, message) => (await client()).updateMessage(channel, ts, message),
   };
-};
-
-/** The audit bucket named by AUDIT_BUCKET (get-evidence reads its digests and public keys). */
-export const s3ArchiveStore: NonNullable<AwsAdapters['archive']> = () => {
-  const bucket = process.env.AUDIT_BUCKET;
-  if (!bucket) throw new Error('environment variable AUDIT_BUCKET is not set');
-  return new S3ArchiveStore(tracer.captureAWSv3Client(new S3Client({})), bucket);
 };
 
 /** SES, when the configuration names a sender. */

@@ -10,7 +10,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { RequestValidationError } from '#shared/access/errors.ts';
+import { RequestValidationError, validationErrorFrom } from '#shared/access/errors.ts';
 import { fingerprint } from '#shared/audit/fingerprint.ts';
 import { AuthenticationError } from '#shared/identity/errors.ts';
 import type { Principal } from '#shared/model.ts';
@@ -168,14 +168,7 @@ export function parseJsonBody<Schema extends z.ZodType>(
   }
   const result = schema.safeParse(value);
   if (!result.success) {
-    const errors = result.error.issues.map((issue) => ({
-      path: issue.path.map(String).join('.') || '(body)',
-      message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
-    }));
-    throw new RequestValidationError(
-      `the request body is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
-      errors,
-    );
+    throw validationErrorFrom(result.error.issues, { subject: 'the request body', root: '(body)', unknown: 'field' });
   }
   return result.data;
 }

@@ -61,3 +61,30 @@ export class GrantFailedError extends Error {
 export class NotAvailableError extends Error {
   override name = 'NotAvailableError';
 }
+
+/** The parts of a zod issue a validation error reports (structural, so this module needs no zod import). */
+interface SchemaIssue {
+  code: string;
+  path: readonly PropertyKey[];
+  message: string;
+  keys?: readonly string[];
+}
+
+/**
+ * A RequestValidationError listing every schema issue by its path: "the request body is invalid: namespaces: …" for
+ * `{ subject: 'the request body', root: '(body)', unknown: 'field' }`, and likewise for a query string.
+ */
+export function validationErrorFrom(
+  issues: readonly SchemaIssue[],
+  labels: { subject: string; root: string; unknown: string },
+): RequestValidationError {
+  const errors = issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || labels.root,
+    message:
+      issue.code === 'unrecognized_keys' ? `unknown ${labels.unknown}(s): ${issue.keys?.join(', ')}` : issue.message,
+  }));
+  return new RequestValidationError(
+    `${labels.subject} is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+    errors,
+  );
+}

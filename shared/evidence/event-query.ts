@@ -4,7 +4,7 @@
  * `AuditEventTimeline` port.
  */
 import * as z from 'zod';
-import { RequestValidationError } from '../access/errors.ts';
+import { RequestValidationError, validationErrorFrom } from '../access/errors.ts';
 import { canonicalJson } from '../audit/chain.ts';
 import type { AuditEvent } from '../audit/event.ts';
 import { sha256Hex } from './archive-layout.ts';
@@ -160,14 +160,7 @@ function checkedRange(from: Date, to: Date): TimeRange {
 function parse<Schema extends z.ZodType>(schema: Schema, params: Record<string, string | undefined>): z.infer<Schema> {
   const result = schema.safeParse(params);
   if (result.success) return result.data;
-  const errors = result.error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.') || '(query)',
-    message: issue.code === 'unrecognized_keys' ? `unknown parameter(s): ${issue.keys.join(', ')}` : issue.message,
-  }));
-  throw new RequestValidationError(
-    `the query is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
-    errors,
-  );
+  throw validationErrorFrom(result.error.issues, { subject: 'the query', root: '(query)', unknown: 'parameter' });
 }
 
 function invalid(path: string, message: string): RequestValidationError {
