@@ -72,8 +72,9 @@ export function readEvidenceExport(
   }
   const trust: DigestTrust = options.pinnedPublicKey ? { pinned: options.pinnedPublicKey } : { published };
 
-  // The exported digests run from the hour before the range to the newest that lists one of its events.
-  let to = hourStart(new Date(range.to.getTime() - 1)).getTime() + HOUR_MS;
+  // An export holds the digests from the hour before the range on, hour after hour, until every exported event is
+  // listed (the hours after need not be there): the checked hours end with the newest exported digest.
+  let to = hourStart(range.from).getTime();
   for (const { key } of digests) to = Math.max(to, parseDigestKey(key)!.getTime() + HOUR_MS);
   return {
     input: {
