@@ -46,7 +46,7 @@ interface RequestStory {
   grant?: { id: string; createdAt: string; expiresAt?: string };
   grantFailed?: string;
   tokens: { at: string; fingerprint?: string; expiresAt?: string }[];
-  revoked?: { at: string; by: string; reason?: string };
+  revoked?: { at: string; by: string; reason?: string; note?: string };
   /** Events under the grant other than its lifecycle (relay requests, sessions), by type. */
   activity: Map<string, number>;
   /** Masked values under the grant, by "path · detector". */
@@ -254,7 +254,7 @@ function requestStories(events: readonly AuditEvent[]): RequestStory[] {
         story.tokens.push({ at: event.time, fingerprint: str(details.fingerprint), expiresAt: str(details.expiresAt) });
         break;
       case 'grant.revoked':
-        story.revoked = { at: event.time, by: event.actor.id, reason: str(details.reason) };
+        story.revoked = { at: event.time, by: event.actor.id, reason: str(details.reason), note: str(details.note) };
         break;
       case 'masking.applied':
         for (const [what, count] of maskedCounts(details))
@@ -359,7 +359,7 @@ function storyCard(story: RequestStory): string {
   if (story.revoked) {
     row(
       'Ended',
-      `${timeHtml(story.revoked.at)} by <code>${esc(story.revoked.by)}</code>${story.revoked.reason ? ` (${esc(story.revoked.reason)})` : ''}`,
+      `${timeHtml(story.revoked.at)} by <code>${esc(story.revoked.by)}</code>${story.revoked.reason ? ` (${esc(story.revoked.reason)})` : ''}${story.revoked.note ? `: ${esc(story.revoked.note)}` : ''}`,
     );
   }
   return `<article class="story" data-request="${attr(story.requestId)}" data-principal="${attr(story.actor.id)}" data-cluster="${attr(story.cluster)}">
