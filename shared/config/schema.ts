@@ -90,6 +90,15 @@ export const ApproverGroupSchema = z
   })
   .strict();
 
+/** The members of a role (admins, auditors): principal ids (`<issuer>:<sub>`) or IdP groups. */
+const RoleMembersSchema = z
+  .object({
+    principals: z.array(z.string().min(3)).default([]),
+    groups: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+  .default({ principals: [], groups: [] });
+
 export const GatehouseConfigSchema = z
   .object({
     version: z.literal(1),
@@ -150,21 +159,9 @@ export const GatehouseConfigSchema = z
       .strict()
       .default({}),
     /** Who may revoke any grant and read any request: principal ids (`<issuer>:<sub>`) or IdP groups. */
-    admins: z
-      .object({
-        principals: z.array(z.string().min(3)).default([]),
-        groups: z.array(z.string().min(1)).default([]),
-      })
-      .strict()
-      .default({ principals: [], groups: [] }),
+    admins: RoleMembersSchema,
     /** Who may query events and export evidence (GET /v1/events, /v1/evidence): principal ids or IdP groups. */
-    auditors: z
-      .object({
-        principals: z.array(z.string().min(3)).default([]),
-        groups: z.array(z.string().min(1)).default([]),
-      })
-      .strict()
-      .default({ principals: [], groups: [] }),
+    auditors: RoleMembersSchema,
     retention: z
       .object({
         /** Object Lock COMPLIANCE retention of the audit archive: nobody, root included, can delete or shorten it. */

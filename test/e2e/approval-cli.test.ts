@@ -17,6 +17,7 @@ import {
   startApprovalLocal,
   type ApprovalTestLocal,
 } from '../support/approvals.ts';
+import { captureOutput } from '../support/output.ts';
 
 const SENSITIVE = ['--cluster', 'dev', '--namespace', 'sensitive', '--access', 'view', '--duration', '600'];
 const PAYMENTS = ['--cluster', 'dev', '--namespace', 'payments', '--access', 'view', '--duration', '600'];
@@ -45,14 +46,10 @@ beforeEach(async () => {
   Object.defineProperty(process.stderr, 'isTTY', { value: false, configurable: true });
   stdout = '';
   stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
+  captureOutput(
+    (text) => (stdout += text),
+    (text) => (stderr += text),
+  );
 });
 afterEach(() => {
   vi.restoreAllMocks();

@@ -31,6 +31,7 @@ import {
   startApprovalLocal,
   type ApprovalTestLocal,
 } from '../support/approvals.ts';
+import { captureOutput } from '../support/output.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCREENSHOT = join(ROOT, 'test-artifacts', 'evidence-report.png');
@@ -108,14 +109,10 @@ afterAll(async () => {
 beforeEach(() => {
   stdout = '';
   stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
+  captureOutput(
+    (text) => (stdout += text),
+    (text) => (stderr += text),
+  );
 });
 
 afterEach(() => {

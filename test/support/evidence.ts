@@ -9,7 +9,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
-import { vi } from 'vitest';
 import { DynamoDbChainStore } from '#shared/adapters/aws/dynamodb-chain-store.ts';
 import { S3ArchiveStore } from '#shared/adapters/aws/s3-archive-store.ts';
 import { FileDigestSigner, LOCAL_DIGEST_KEY_FILE } from '#shared/adapters/local/file-digest-signer.ts';
@@ -28,6 +27,7 @@ import {
 import { verifyEvidence, type EvidenceReport } from '#shared/evidence/verifier.ts';
 import { main } from '../../cli/main.ts';
 import { LOCAL_AWS_CREDENTIALS, startEmbeddedDynamo, startEmbeddedS3 } from '../../local/embedded-stores.ts';
+import { captureOutput } from './output.ts';
 
 export const STREAMS = ['request/req_A', 'grant/grt_B', 'session/ses_C'] as const;
 
@@ -179,19 +179,14 @@ export async function writeEvidenceExport(
 export async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
+  const restoreOutput = captureOutput(
+    (text) => (stdout += text),
+    (text) => (stderr += text),
+  );
   try {
     const code = await main(['node', 'gatehouse', ...args]);
     return { code, stdout, stderr };
   } finally {
-    out.mockRestore();
-    err.mockRestore();
+    restoreOutput();
   }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.ts';
 import { configJsonSchema } from '../../shared/config/json-schema.ts';
+import { captureOutput } from '../support/output.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const GOOD_CONFIG = readFileSync(join(ROOT, 'gatehouse.config.yaml'), 'utf8');
@@ -17,14 +18,10 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-config-'));
   stdout = '';
   stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
+  captureOutput(
+    (text) => (stdout += text),
+    (text) => (stderr += text),
+  );
 });
 afterEach(() => {
   vi.restoreAllMocks();

@@ -11,6 +11,7 @@ import type { LocalRuntime } from '../../local/start.ts';
 import { verifyLocalToken } from '../../shared/adapters/local/local-token-minter.ts';
 import { documentClient } from '../../shared/adapters/aws/tables.ts';
 import { main } from '../../cli/main.ts';
+import { captureOutput } from '../support/output.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ACCESS = ['--cluster', 'local', '--namespace', 'demo', '--access', 'view', '--duration', '900'];
@@ -48,14 +49,10 @@ beforeEach(() => {
   vi.stubEnv('ACTIONS_ID_TOKEN_REQUEST_TOKEN', '');
   stdout = '';
   stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
+  captureOutput(
+    (text) => (stdout += text),
+    (text) => (stderr += text),
+  );
 });
 afterEach(async () => {
   vi.restoreAllMocks();
