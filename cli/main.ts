@@ -14,6 +14,8 @@ export function buildProgram(): Command {
   const program = new Command('gatehouse')
     .description('Just-in-time, audited access to Amazon EKS')
     .version('0.1.0')
+    // Options belong to the command they follow, so `local dev-token --data-dir D` is not taken by `local` itself.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.addCommand(eksTokenCommand());

@@ -24,6 +24,7 @@ export function localCommand(): Command {
     .option('-p, --port <port>', 'API port; the development issuer uses the next one', port, 8787)
     .option('-d, --data-dir <dir>', 'where data persists between runs', DEFAULT_DATA_DIR)
     .option('-c, --config <file>', 'Gatehouse configuration file', DEFAULT_CONFIG)
+    .enablePositionalOptions()
     .exitOverride()
     .action(async (options: { port: number; dataDir: string; config: string }) => {
       // Quiet Powertools before the handlers load: metrics have no CloudWatch here, traces no X-Ray.
@@ -44,6 +45,10 @@ export function localCommand(): Command {
       if (local.s3)
         out(
           `  S3               ${local.s3.endpoint}   (s3rver, bucket ${local.s3.bucket}, data in ${local.dataDir}/s3)`,
+        );
+      if (local.s3)
+        out(
+          `  Audit archive    every event to s3://${local.s3.bucket}/events/, signed hourly digests (key in ${local.dataDir}); check: npx gatehouse audit verify --local`,
         );
       out(`  Step Functions   state-machines/access-lifecycle.asl.json on aws-local-stepfunctions`);
       out(`  Token signer     local (tokens only a Gatehouse local relay accepts)`);

@@ -5,7 +5,9 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/evidence.ts';
 
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 process.env.POWERTOOLS_TRACE_ENABLED = 'false';
@@ -74,5 +76,11 @@ describe('gatehouse local across restarts', () => {
     expect(state).toMatchObject({ audience: LOCAL_AUDIENCE, apiUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/) });
     expect(statSync(join(dataDir, 'local-signing-secret')).mode & 0o077).toBe(0);
     expect(statSync(join(dataDir, 'dev-issuer-key.json')).mode & 0o077).toBe(0);
+  });
+
+  it('signs dev tokens for the issuer of the data directory named after `local dev-token`', async () => {
+    const { code, stdout } = await runCli(['local', 'dev-token', '--data-dir', dataDir, '--sub', 'ci:demo']);
+    expect(code).toBe(0);
+    expect(decodeJwt(stdout.trim())).toMatchObject({ sub: 'ci:demo', iss: readLocalState(dataDir)?.issuerUrl });
   });
 });
