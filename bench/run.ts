@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: the local API's POST /v1/access-requests latency and its breakdown, the approval latency (an
- * approver's click to the waiting CLI's credential), the archiver's throughput on 100,000 events, and each Lambda
+ * approver's click to the waiting CLI's credential), the archiver's and `audit verify`'s throughput on 100,000 events, and each Lambda
  * bundle's size and cold import time. Loopback only; every loop is bounded in count and time. Writes BENCHMARKS.md.
  */
+// First: Powertools reads its switches when the handlers' shared logger and metrics are made.
+import './quiet-powertools.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
