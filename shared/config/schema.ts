@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { MaskingConfigSchema } from '../masking/rules.ts';
 
 /** An HTTPS URL, or http on loopback for the local runtime and tests. */
 const issuerUrl = z
@@ -162,6 +163,8 @@ export const GatehouseConfigSchema = z
     admins: RoleMembersSchema,
     /** Who may query events and export evidence (GET /v1/events, /v1/evidence): principal ids or IdP groups. */
     auditors: RoleMembersSchema,
+    /** What the relay masks in responses: detectors, rules and the hash key reference (README, "Masking rules"). */
+    masking: MaskingConfigSchema.prefault({}),
     retention: z
       .object({
         /** Object Lock COMPLIANCE retention of the audit archive: nobody, root included, can delete or shorten it. */

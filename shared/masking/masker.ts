@@ -1,0 +1,457 @@
+/**
+ * The structured masker (issue 5, points 2 to 4): masks a Kubernetes object, a `*List` (each item by its own kind), a
+ * `Table` (cells by column, `rows[].object` as objects) or text, by the rules and the scanner, and returns the masked
+ * value with its masking record.
+ *
+ * One walk per value. Copy-on-write: an untouched subtree is returned as the very same object, so masking allocates only
+ * along the paths to masked values, and the input is never modified. The JSON path of a value is formatted only when
+ * something there is masked.
+ */
+import { detectorLabel, type MaskingRecord, type TextScanner } from './model.ts';
+import {
+  decodeBase64Text,
+  decodeJsonText,
+  decodeKeyValueText,
+  decodeYamlText,
+  encodeBase64Text,
+  encodeJsonText,
+  encodeKeyValueText,
+  encodeYamlText,
+} from './encodings.ts';
+import {
+  CompiledRuleSet,
+  MaskingRulesError,
+  type CompiledRule,
+  type DetectorPolicy,
+  type PathState,
+} from './matcher.ts';
+import { formatJsonPath, MaskingRecorder } from './record.ts';
+import { effectiveRules, MaskingConfigSchema, type MaskingConfigInput } from './rules.ts';
+import { isToken, maskToken, tokenSpans } from './tokens.ts';
+
+export { MaskingRulesError } from './matcher.ts';
+
+export interface MaskerOptions {
+  /** Finds identifiers in strings (`createTextScanner(config.masking.detectors)`). */
+  scanner: TextScanner;
+  /** The HMAC key of `hash` rules, resolved from `masking.hashKey` by the caller; required when a rule hashes. */
+  hashKey?: Uint8Array | string;
+}
+
+/** What the caller knows about a value that the value may not say itself (a watch of pods, a namespaced request). */
+export interface MaskContext {
+  /** The kind of the object, when it has no `kind` field. */
+  kind?: string;
+  /** The namespace of the object, when it has no `metadata.namespace`. */
+  namespace?: string;
+}
+
+export interface MaskResult<T = unknown> {
+  value: T;
+  record: MaskingRecord;
+}
+
+/** A window of an over-long line, masked: `text` is the masked form of the window's first `consumed` characters. */
+export interface MaskedWindow {
+  text: string;
+  consumed: number;
+  record: MaskingRecord;
+}
+
+export interface Masker {
+  /** A Kubernetes object, a `*List` of objects (each masked by its own kind) or a `Table`. */
+  maskObject(value: unknown, context?: MaskContext): MaskResult;
+  /** A `Table` (`application/json;as=Table`): cells by column name and detectors, `rows[].object` as objects. */
+  maskTable(table: unknown, context?: MaskContext): MaskResult;
+  /** Text (log lines, exec output): every detector the rules enable outside paths. The record's path is `line`. */
+  maskText(text: string, context?: MaskContext): MaskResult<string>;
+  /**
+   * The first part of a window of an over-long line: masks up to `cut`, or further when an identifier crosses `cut`
+   * (so no identifier is split between two windows), or less when one runs into the window's end (it is carried over).
+   */
+  maskTextWindow(window: string, cut: number, context?: MaskContext): MaskedWindow;
+}
+
+/** Nested encodings decoded at most this deep (JSON in YAML in base64 is three). */
+const MAX_NESTING = 4;
+const TEXT_PATH = 'line';
+
+/**
+ * Compiles the rules once (defaults appended unless `defaults: false`) and returns the masker. Throws MaskingRulesError
+ * for rules that do not validate or `hash` rules without `hashKey`.
+ */
+export function createMasker(ruleSet: MaskingConfigInput, options: MaskerOptions): Masker {
+  const parsed = MaskingConfigSchema.safeParse(ruleSet);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new MaskingRulesError(`masking rules: ${problems.join('; ')}`);
+  }
+  const rules = new CompiledRuleSet(effectiveRules(parsed.data));
+  const hashKey = typeof options.hashKey === 'string' ? Buffer.from(options.hashKey, 'utf8') : options.hashKey;
+  if (rules.usesHash && (!hashKey || hashKey.length === 0)) {
+    const names = rules.rules.filter((rule) => rule.action.action === 'hash').map((rule) => rule.name);
+    throw new MaskingRulesError(`rules ${names.join(', ')} hash values but no hash key was given`);
+  }
+  const engine: Engine = { rules, scanner: options.scanner, hashKey };
+
+  const run = <T>(walk: (walker: Walker) => T): MaskResult<T> => {
+    const recorder = new MaskingRecorder();
+    const value = walk(new Walker(engine, recorder));
+    return { value, record: recorder.toRecord() };
+  };
+
+  return {
+    maskObject: (value, context = {}) => run((walker) => walker.document(value, context)),
+    maskTable: (table, context = {}) => run((walker) => walker.table(table, context)),
+    maskText: (text, context = {}) =>
+      run((walker) => walker.text(text, walker.textDetectors(context), () => TEXT_PATH)),
+    maskTextWindow(window, cut, context = {}) {
+      const recorder = new MaskingRecorder();
+      const walker = new Walker(engine, recorder);
+      const { text, consumed } = walker.textWindow(window, cut, walker.textDetectors(context));
+      return { text, consumed, record: recorder.toRecord() };
+    },
+  };
+}
+
+interface Engine {
+  rules: CompiledRuleSet;
+  scanner: TextScanner;
+  hashKey: Uint8Array | undefined;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function stringField(value: unknown, ...keys: string[]): string | undefined {
+  let current = value;
+  for (const key of keys) current = isObject(current) ? current[key] : undefined;
+  return typeof current === 'string' ? current : undefined;
+}
+
+function isTable(value: unknown): value is Json & { columnDefinitions: unknown[]; rows: unknown[] } {
+  return (
+    isObject(value) && value.kind === 'Table' && Array.isArray(value.columnDefinitions) && Array.isArray(value.rows)
+  );
+}
+
+/** A Kubernetes object embedded in a string (kubectl's last-applied-configuration) is masked by its own kind. */
+function isKubernetesObject(value: unknown): value is Json {
+  return isObject(value) && typeof value.kind === 'string' && typeof value.apiVersion === 'string';
+}
+
+/** One masking call: walks a value, keeping the current path for the record. */
+class Walker {
+  readonly #path: Array<string | number> = [];
+
+  constructor(
+    readonly engine: Engine,
+    readonly recorder: MaskingRecorder,
+  ) {}
+
+  /** Anything `maskObject` accepts: a Table, a `*List`, an object, or any JSON value. */
+  document(value: unknown, context: MaskContext): unknown {
+    if (isTable(value)) return this.table(value, context);
+    const kind = stringField(value, 'kind') ?? context.kind;
+    if (isObject(value) && kind?.endsWith('List') && Array.isArray(value.items)) return this.list(value, kind, context);
+    return this.object(value, kind, stringField(value, 'metadata', 'namespace') ?? context.namespace);
+  }
+
+  list(list: Json, listKind: string, context: MaskContext): unknown {
+    const itemKind = listKind === 'List' ? context.kind : listKind.slice(0, -'List'.length);
+    const state = this.engine.rules.root(listKind, context.namespace);
+    const { cover, detectors } = this.enter(state, undefined, this.engine.rules.noDetectors);
+    if (cover) return this.cover(list, cover, false);
+    return this.mapObject(list, (key, value) => {
+      if (key !== 'items') return this.child(list, key, value, state.child(key), detectors, 0, false);
+      return this.at(key, () =>
+        this.mapArray(value as unknown[], (item, index) =>
+          this.at(index, () =>
+            this.object(
+              item,
+              stringField(item, 'kind') ?? itemKind,
+              stringField(item, 'metadata', 'namespace') ?? context.namespace,
+            ),
+          ),
+        ),
+      );
+    });
+  }
+
+  /** One Kubernetes object (or any JSON value) at the root of its kind's rules. */
+  object(value: unknown, kind: string | undefined, namespace: string | undefined, nesting = 0): unknown {
+    const state = this.engine.rules.root(kind, namespace);
+    const { cover, detectors } = this.enter(state, undefined, this.engine.rules.noDetectors);
+    if (cover) return this.cover(value, cover, false);
+    if (!isObject(value)) return this.value(value, state, detectors, nesting, false);
+    // Secret data is base64 by definition: its values are decoded, masked and encoded again.
+    const secret = kind === 'Secret';
+    return this.mapObject(value, (key, child) =>
+      this.child(value, key, child, state.child(key), detectors, nesting, secret && key === 'data'),
+    );
+  }
+
+  table(table: unknown, context: MaskContext): unknown {
+    if (!isTable(table)) return this.document(table, context);
+    const rules = this.engine.rules;
+    const columns = table.columnDefinitions.map((column) => stringField(column, 'name') ?? '');
+    const maskRow = (row: Json): Json => {
+      const kind = stringField(row.object, 'kind') ?? context.kind;
+      const namespace = stringField(row.object, 'metadata', 'namespace') ?? context.namespace;
+      const { detectors } = this.enter(rules.root(kind, namespace), undefined, rules.noDetectors);
+      const maskCell = (cell: unknown, index: number) => {
+        const rule = rules.columnRule(columns[index] ?? '', kind, namespace);
+        if (rule) return this.cover(cell, rule, false);
+        return typeof cell === 'string' ? this.string(cell, rules.dead, detectors, 0) : cell;
+      };
+      return this.mapObject(row, (key, value) =>
+        this.at(key, () => {
+          if (key === 'object') return this.object(value, kind, namespace);
+          if (key !== 'cells' || !Array.isArray(value)) return value;
+          return this.mapArray(value, (cell, index) => this.at(index, () => maskCell(cell, index)));
+        }),
+      );
+    };
+    return this.mapObject(table, (key, rows) => {
+      if (key !== 'rows') return rows;
+      return this.at(key, () =>
+        this.mapArray(rows as unknown[], (row, index) => (isObject(row) ? this.at(index, () => maskRow(row)) : row)),
+      );
+    });
+  }
+
+  /** The detectors that apply to text: those enabled at the root of an object in the context's kind and namespace. */
+  textDetectors(context: MaskContext): DetectorPolicy {
+    const rules = this.engine.rules;
+    return this.enter(rules.root(context.kind, context.namespace), undefined, rules.noDetectors).detectors;
+  }
+
+  /**
+   * The rules that fire where `state` is reached, inside `parent`: the first value rule whose `where` holds covers the
+   * value; detector rules add their detectors to those in force.
+   */
+  enter(
+    state: PathState,
+    parent: unknown,
+    detectors: DetectorPolicy,
+  ): { cover: CompiledRule | undefined; detectors: DetectorPolicy } {
+    for (const rule of state.accepts) {
+      if (rule.where.length > 0 && !whereHolds(rule, parent)) continue;
+      if (!rule.detectors) return { cover: rule, detectors };
+      detectors = detectors.with(rule);
+    }
+    return { cover: undefined, detectors };
+  }
+
+  child(
+    parent: unknown,
+    key: string | number,
+    value: unknown,
+    state: PathState,
+    detectors: DetectorPolicy,
+    nesting: number,
+    base64: boolean,
+  ): unknown {
+    return this.at(key, () => {
+      if (state.accepts.length === 0) return this.value(value, state, detectors, nesting, base64);
+      const entered = this.enter(state, parent, detectors);
+      if (entered.cover) return this.cover(value, entered.cover, base64);
+      return this.value(value, state, entered.detectors, nesting, base64);
+    });
+  }
+
+  /** Runs `walk` with `key` appended to the current path. */
+  at<T>(key: string | number, walk: () => T): T {
+    this.#path.push(key);
+    try {
+      return walk();
+    } finally {
+      this.#path.pop();
+    }
+  }
+
+  value(value: unknown, state: PathState, detectors: DetectorPolicy, nesting: number, base64: boolean): unknown {
+    if (typeof value === 'string') {
+      if (!base64) return this.string(value, state, detectors, nesting);
+      const decoded = decodeBase64Text(value);
+      if (decoded === undefined) return value; // Binary: nothing a detector could read.
+      const masked = this.string(decoded, state, detectors, nesting + 1);
+      return masked === decoded ? value : encodeBase64Text(masked);
+    }
+    if (Array.isArray(value)) {
+      const element = state.element();
+      return this.mapArray(value, (item, index) => this.child(value, index, item, element, detectors, nesting, base64));
+    }
+    if (isObject(value)) {
+      return this.mapObject(value, (key, child) =>
+        this.child(value, key, child, state.child(key), detectors, nesting, base64),
+      );
+    }
+    return value;
+  }
+
+  /** A string no value rule covers: decoded and walked if it holds JSON, YAML or `key=value` lines, else scanned. */
+  string(text: string, state: PathState, detectors: DetectorPolicy, nesting: number): string {
+    if (text.length < 2 || (detectors.isEmpty && state.isDead)) return text;
+    if (nesting < MAX_NESTING) {
+      const json = decodeJsonText(text);
+      if (json) {
+        const masked = this.nested(json.value, state, detectors, nesting + 1);
+        return masked === json.value ? text : encodeJsonText(masked, json.indent, text);
+      }
+      const yaml = decodeYamlText(text);
+      if (yaml) {
+        const masked = this.nested(yaml.value, state, detectors, nesting + 1);
+        return masked === yaml.value ? text : encodeYamlText(yaml.document, yaml.value, masked);
+      }
+      const lines = decodeKeyValueText(text);
+      if (lines) return this.keyValueLines(text, lines, state, detectors, nesting + 1);
+    }
+    return this.text(text, detectors, () => formatJsonPath(this.#path));
+  }
+
+  /** A decoded document continues the path it was found at, unless it is a Kubernetes object: then its kind rules. */
+  nested(value: object, state: PathState, detectors: DetectorPolicy, nesting: number): unknown {
+    if (!isKubernetesObject(value)) return this.value(value, state, detectors, nesting, false);
+    return this.object(value, value.kind as string, stringField(value, 'metadata', 'namespace'), nesting);
+  }
+
+  keyValueLines(
+    text: string,
+    lines: ReturnType<typeof decodeKeyValueText> & object,
+    state: PathState,
+    detectors: DetectorPolicy,
+    nesting: number,
+  ): string {
+    const pairs = lines.filter((line) => line.key !== undefined);
+    // The pairs as an object, so `where` can test a sibling key as it does in JSON.
+    const asObject = Object.fromEntries(
+      pairs.map((line) => [line.key!, line.text.slice(line.valueStart, line.valueEnd)]),
+    );
+    let changed = false;
+    const values = pairs.map((line) => {
+      const value = line.text.slice(line.valueStart, line.valueEnd);
+      const masked = this.child(
+        asObject,
+        line.key!,
+        value,
+        state.child(line.key!),
+        detectors,
+        nesting,
+        false,
+      ) as string;
+      changed ||= masked !== value;
+      return masked;
+    });
+    return changed ? encodeKeyValueText(lines, values) : text;
+  }
+
+  /** Every string and number under a value a rule covers becomes that rule's token (`keep`: left alone). */
+  cover(value: unknown, rule: CompiledRule, base64: boolean): unknown {
+    const action = rule.action;
+    if (action.action === 'keep') return value;
+    if (typeof value === 'string' || typeof value === 'number') {
+      const text = String(value);
+      if (base64) {
+        const decoded = decodeBase64Text(text);
+        if (decoded !== undefined && isToken(decoded)) return value;
+        // Base64 of the token, so a client that decodes Secret data still gets text.
+        return encodeBase64Text(this.token(rule, decoded ?? text));
+      }
+      return isToken(text) ? value : this.token(rule, text);
+    }
+    if (Array.isArray(value)) {
+      return this.mapArray(value, (item, index) => this.covered(index, item, rule, base64));
+    }
+    if (isObject(value)) return this.mapObject(value, (key, child) => this.covered(key, child, rule, base64));
+    return value;
+  }
+
+  covered(key: string | number, value: unknown, rule: CompiledRule, base64: boolean): unknown {
+    return this.at(key, () => this.cover(value, rule, base64));
+  }
+
+  token(rule: CompiledRule, value: string): string {
+    this.recorder.add(formatJsonPath(this.#path), rule.by);
+    return maskToken(
+      rule.action as Exclude<CompiledRule['action'], { action: 'keep' }>,
+      rule.label,
+      value,
+      this.engine.hashKey,
+    );
+  }
+
+  /** Replaces what the enabled detectors find; tokens already in the text are left as they are. */
+  text(text: string, detectors: DetectorPolicy, path: () => string): string {
+    if (detectors.isEmpty) return text;
+    const detections = this.engine.scanner.scan(text);
+    if (detections.length === 0) return text;
+    const tokens = tokenSpans(text);
+    let masked = '';
+    let last = 0;
+    let where: string | undefined;
+    for (const detection of detections) {
+      const rule = detectors.byDetector.get(detection.detector);
+      if (!rule || detection.start < last || overlapsAny(tokens, detection.start, detection.end)) continue;
+      const label = detectorLabel(detection.detector);
+      const action = rule.action as Exclude<CompiledRule['action'], { action: 'keep' }>;
+      masked +=
+        text.slice(last, detection.start) +
+        maskToken(action, label, text.slice(detection.start, detection.end), this.engine.hashKey);
+      last = detection.end;
+      this.recorder.add((where ??= path()), `detector:${detection.detector}`);
+    }
+    return last === 0 ? text : masked + text.slice(last);
+  }
+
+  textWindow(window: string, cut: number, detectors: DetectorPolicy): { text: string; consumed: number } {
+    let consumed = Math.min(cut, window.length);
+    if (!detectors.isEmpty) {
+      for (const detection of this.engine.scanner.scan(window)) {
+        if (!detectors.byDetector.has(detection.detector)) continue;
+        if (detection.start < consumed && detection.end > consumed) {
+          // Reaching the window's end, the identifier may go on in the next window: carry it over whole.
+          consumed = detection.end < window.length || detection.start === 0 ? detection.end : detection.start;
+        }
+      }
+    }
+    // Never split a surrogate pair between two windows.
+    const code = window.charCodeAt(consumed - 1);
+    if (consumed < window.length && code >= 0xd800 && code <= 0xdbff) consumed -= 1;
+    return { text: this.text(window.slice(0, consumed), detectors, () => TEXT_PATH), consumed };
+  }
+
+  /** Copy-on-write map over an object's entries: the same object back when no entry changed. */
+  mapObject(value: Json, map: (key: string, child: unknown) => unknown): Json {
+    let copy: Json | undefined;
+    for (const key in value) {
+      const child = value[key];
+      const mapped = map(key, child);
+      if (mapped !== child) (copy ??= { ...value })[key] = mapped;
+    }
+    return copy ?? value;
+  }
+
+  mapArray(value: unknown[], map: (item: unknown, index: number) => unknown): unknown[] {
+    let copy: unknown[] | undefined;
+    for (let index = 0; index < value.length; index += 1) {
+      const item = value[index];
+      const mapped = map(item, index);
+      if (mapped !== item) (copy ??= value.slice())[index] = mapped;
+    }
+    return copy ?? value;
+  }
+}
+
+function whereHolds(rule: CompiledRule, parent: unknown): boolean {
+  if (!isObject(parent)) return false;
+  return rule.where.every(([key, match]) => typeof parent[key] === 'string' && match(parent[key]));
+}
+
+function overlapsAny(spans: ReadonlyArray<[number, number]>, start: number, end: number): boolean {
+  for (const [spanStart, spanEnd] of spans) if (start < spanEnd && end > spanStart) return true;
+  return false;
+}
