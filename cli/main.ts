@@ -8,6 +8,7 @@ import { configCommand } from './commands/config.ts';
 import { requestsCommand } from './commands/requests.ts';
 import { evidenceCommand } from './commands/evidence.ts';
 import { auditCommand } from './commands/audit.ts';
+import { maskCommand } from './commands/mask.ts';
 
 /** Builds the `gatehouse` program. Each command lives in cli/commands/<name>.ts. */
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(requestsCommand());
   program.addCommand(evidenceCommand());
   program.addCommand(auditCommand());
+  program.addCommand(maskCommand());
   return program;
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type * as z from 'zod';
 
 import { GatehouseConfigSchema, type GatehouseConfig } from './schema.ts';
 
@@ -31,7 +32,17 @@ export type Locator = (path: (string | number)[]) => { line: number; column: num
 
 /** Validates parsed configuration content against the schema; every issue becomes a located problem. */
 export function validateConfig(value: unknown, file: string, locate: Locator = () => undefined): GatehouseConfig {
-  const result = GatehouseConfigSchema.safeParse(value);
+  return validateAgainst(GatehouseConfigSchema, value, file, locate);
+}
+
+/** Validates parsed content against a schema (the whole config, or a section loaded alone); throws ConfigError. */
+export function validateAgainst<Schema extends z.ZodType>(
+  schema: Schema,
+  value: unknown,
+  file: string,
+  locate: Locator = () => undefined,
+): z.output<Schema> {
+  const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new ConfigError(
     file,
