@@ -164,7 +164,7 @@ class Walker {
     const itemKind = listKind === 'List' ? context.kind : listKind.slice(0, -'List'.length);
     const state = this.engine.rules.root(listKind, context.namespace);
     const { cover, detectors } = this.enter(state, undefined, this.engine.rules.noDetectors);
-    if (cover) return this.cover(list, cover, false);
+    if (cover) return this.cover(list, cover, false, state);
     return this.mapObject(list, (key, value) => {
       if (key !== 'items') return this.child(list, key, value, state.child(key), detectors, 0, false);
       return this.at(key, () =>
@@ -185,7 +185,7 @@ class Walker {
   object(value: unknown, kind: string | undefined, namespace: string | undefined, nesting = 0): unknown {
     const state = this.engine.rules.root(kind, namespace);
     const { cover, detectors } = this.enter(state, undefined, this.engine.rules.noDetectors);
-    if (cover) return this.cover(value, cover, false);
+    if (cover) return this.cover(value, cover, false, state);
     if (!isObject(value)) return this.value(value, state, detectors, nesting, false);
     // Secret data is base64 by definition: its values are decoded, masked and encoded again.
     const secret = kind === 'Secret';
@@ -204,7 +204,7 @@ class Walker {
       const { detectors } = this.enter(rules.root(kind, namespace), undefined, rules.noDetectors);
       const maskCell = (cell: unknown, index: number) => {
         const rule = rules.columnRule(columns[index] ?? '', kind, namespace);
-        if (rule) return this.cover(cell, rule, false);
+        if (rule) return this.cover(cell, rule, false, rules.dead);
         return typeof cell === 'string' ? this.string(cell, rules.dead, detectors, 0) : cell;
       };
       return this.mapObject(row, (key, value) =>
@@ -258,7 +258,7 @@ class Walker {
     return this.at(key, () => {
       if (state.accepts.length === 0) return this.value(value, state, detectors, nesting, base64);
       const entered = this.enter(state, parent, detectors);
-      if (entered.cover) return this.cover(value, entered.cover, base64);
+      if (entered.cover) return this.cover(value, entered.cover, base64, state);
       return this.value(value, state, entered.detectors, nesting, base64);
     });
   }
@@ -349,8 +349,11 @@ class Walker {
     return changed ? encodeKeyValueText(lines, values) : text;
   }
 
-  /** Every string and number under a value a rule covers becomes that rule's token (`keep`: left alone). */
-  cover(value: unknown, rule: CompiledRule, base64: boolean): unknown {
+  /**
+   * Every string and number under a value a rule covers becomes that rule's token (`keep`: left alone), unless an
+   * earlier rule matches a value below: the first rule in order that matches a value decides it, however deep.
+   */
+  cover(value: unknown, rule: CompiledRule, base64: boolean, state: PathState): unknown {
     const action = rule.action;
     if (action.action === 'keep') return value;
     if (typeof value === 'string' || typeof value === 'number') {
@@ -364,14 +367,30 @@ class Walker {
       return isToken(text) ? value : this.token(rule, text);
     }
     if (Array.isArray(value)) {
-      return this.mapArray(value, (item, index) => this.covered(index, item, rule, base64));
+      const element = state.element();
+      return this.mapArray(value, (item, index) => this.covered(value, index, item, rule, base64, element));
     }
-    if (isObject(value)) return this.mapObject(value, (key, child) => this.covered(key, child, rule, base64));
+    if (isObject(value)) {
+      return this.mapObject(value, (key, child) => this.covered(value, key, child, rule, base64, state.child(key)));
+    }
     return value;
   }
 
-  covered(key: string | number, value: unknown, rule: CompiledRule, base64: boolean): unknown {
-    return this.at(key, () => this.cover(value, rule, base64));
+  covered(
+    parent: unknown,
+    key: string | number,
+    value: unknown,
+    rule: CompiledRule,
+    base64: boolean,
+    state: PathState,
+  ): unknown {
+    const earlier = state.accepts.find(
+      (accepted) =>
+        accepted.index < rule.index &&
+        !accepted.detectors &&
+        (accepted.where.length === 0 || whereHolds(accepted, parent)),
+    );
+    return this.at(key, () => this.cover(value, earlier ?? rule, base64, state));
   }
 
   token(rule: CompiledRule, value: string): string {

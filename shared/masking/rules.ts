@@ -77,7 +77,7 @@ export const MaskingConfigSchema = z
     detectors: ScannerOptionsSchema.prefault({}),
     /** The HMAC key of `hash` rules, resolved by the relay or the CLI: `{ env: NAME }` or `{ file: PATH }`. */
     hashKey: HashKeyRefSchema.optional(),
-    /** Append DEFAULT_MASKING_RULES after `rules` (the first matching rule wins, so yours override them). */
+    /** Append DEFAULT_MASKING_RULES after `rules` (the first rule matching a value wins, so yours override them). */
     defaults: z.boolean().default(true),
     rules: z.array(MaskingRuleSchema).default([]),
   })
@@ -139,7 +139,7 @@ export const DEFAULT_MASKING_RULES: readonly MaskingRule[] = [
   {
     name: 'person-names',
     paths: [
-      '**./^(patient|patient_?(full_?)?name|(first|last|full|given|family|middle|maiden)_?name|surname)$/i',
+      '**./^(patient_?(full_?)?name|(first|last|full|given|family|middle|maiden)_?name|surname)$/i',
       '**./^patient$/i./^name$/i',
     ],
     columns: ['/^(patient|patient[ _-]?name|(first|last|full)[ _-]?name)$/i'],
