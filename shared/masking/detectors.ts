@@ -1,18 +1,211 @@
 /**
  * The text scanner (issue 5, point 1): finds the Safe Harbor identifiers of DETECTOR_NAMES in free text — log lines and
- * every string value of a Kubernetes object. See `detectors/` for each detector and the choices it makes.
+ * every string value of a Kubernetes object. One pass over the characters dispatches on the few that can start an
+ * identifier (a digit, `@`, `?`, `+`, `(`, `:`) and runs each detector's exact checks (ranges, check digits, context
+ * words) only there; configured patterns (MRN, health plan, account) run afterwards on strings that hold a digit.
+ * Each detector's file in `detectors/` says what it accepts and what it leaves alone on purpose.
  */
-import type { Detection, TextScanner } from './model.ts';
+import { DETECTOR_NAMES, TOKEN_PREFIXES, type Detection, type DetectorName, type TextScanner } from './model.ts';
+import { detectStreetAddress, detectZip } from './detectors/addresses.ts';
+import { isAlphanumeric, isDigit, isLetter, startsToken } from './detectors/characters.ts';
+import { detectDate } from './detectors/dates.ts';
+import { detectEmail } from './detectors/email.ts';
+import { detectIpv4, detectIpv6, NonPhiRanges } from './detectors/network.ts';
+import { detectCreditCard, detectMbi, detectNpi, detectPhone, detectSsn } from './detectors/numbers.ts';
 import { ScannerOptionsSchema, type ScannerOptions } from './detectors/options.ts';
+import { compilePatterns, detectPatterns, type IdentifierPatterns } from './detectors/patterns.ts';
+import { detectQueryValues } from './detectors/url.ts';
 
 export { ScannerOptionsSchema, type ResolvedScannerOptions, type ScannerOptions } from './detectors/options.ts';
 
+/** A detector that starts at a digit run `[start, runEnd)`; returns the end of its match or -1. */
+type DigitRunDetector = (text: string, start: number, runEnd: number) => number;
+
+const PRIORITY = new Map<DetectorName, number>(DETECTOR_NAMES.map((name, index) => [name, index]));
+
+/**
+ * Appends `detection` to `found` (sorted, non-overlapping) so that the longest of overlapping detections wins; on the same
+ * span the detector listed first in DETECTOR_NAMES wins (a date in a query value is a date).
+ */
+function addResolved(found: Detection[], detection: Detection): void {
+  const length = detection.end - detection.start;
+  let keep = found.length;
+  while (keep > 0 && found[keep - 1]!.end > detection.start) {
+    const previous = found[keep - 1]!;
+    const previousLength = previous.end - previous.start;
+    const sameSpan = previous.start === detection.start && previous.end === detection.end;
+    if (previousLength > length || (previousLength === length && !sameSpan)) return;
+    if (sameSpan && PRIORITY.get(previous.detector)! <= PRIORITY.get(detection.detector)!) return;
+    keep -= 1;
+  }
+  found.length = keep;
+  found.push(detection);
+}
+
+function tokenEnd(text: string, start: number): number {
+  if (!TOKEN_PREFIXES.some((prefix) => text.startsWith(prefix, start))) return -1;
+  const close = text.indexOf(']', start);
+  return close < 0 ? -1 : close + 1;
+}
+
 /** Builds a scanner once (patterns compiled, CIDRs parsed); its `scan` is then cheap enough to call per string value. */
 export function createTextScanner(options: ScannerOptions = {}): TextScanner {
-  ScannerOptionsSchema.parse(options);
-  return {
-    scan(_text: string): Detection[] {
-      return [];
-    },
-  };
+  const resolved = ScannerOptionsSchema.parse(options);
+  const enabled = new Set<DetectorName>(resolved.enabled);
+  const nonPhi = new NonPhiRanges(resolved.nonPhiCidrs);
+  const urlParameters = new Set(resolved.identifyingUrlParameters.map((name) => name.toLowerCase()));
+  const dateMode = resolved.dates;
+  const patterns = compilePatterns(
+    (
+      [
+        ['mrn', resolved.mrnPatterns],
+        ['health-plan', resolved.healthPlanPatterns],
+        ['account', resolved.accountPatterns],
+      ] satisfies [DetectorName, string[]][]
+    )
+      .filter(([detector]) => enabled.has(detector))
+      .flatMap(([detector, sources]) => sources.map((source) => ({ detector, source }))),
+  );
+  const digitRunDetectors = (
+    [
+      ['ssn', detectSsn],
+      ['phone', detectPhone],
+      ['npi', detectNpi],
+      ['mbi', detectMbi],
+      ['credit-card', detectCreditCard],
+      ['street-address', detectStreetAddress],
+      ['zip', detectZip],
+      ['ip', (text, start, runEnd) => detectIpv4(text, start, runEnd, nonPhi)],
+    ] satisfies [DetectorName, DigitRunDetector][]
+  ).filter(([detector]) => enabled.has(detector));
+  const dates = enabled.has('date');
+  const phones = enabled.has('phone');
+  const emails = enabled.has('email');
+  const urls = enabled.has('url');
+  const ips = enabled.has('ip');
+
+  /** The longest detection starting at the digit run, added to `found`; returns where scanning goes on. */
+  function detectAtDigitRun(text: string, start: number, runEnd: number, found: Detection[]): number {
+    const next = text.charCodeAt(runEnd);
+    // A time (`10:11`) or an IPv6 group: the `:` handles those. Digits glued to letters (`264ms`, `sha256`) start
+    // nothing but an MBI (`1EG4…`) or an ordinal date (`5th March 1980`).
+    if (next === 58 || (isLetter(next) && runEnd - start > 2)) return runEnd;
+    let best: Detection | undefined;
+    for (const [detector, detect] of digitRunDetectors) {
+      const end = detect(text, start, runEnd);
+      if (end > 0 && (!best || end - start > best.end - best.start)) best = { detector, start, end };
+    }
+    if (dates) {
+      const date = detectDate(text, start, runEnd, dateMode);
+      if (date && !date.personal && !best) return date.end;
+      if (date?.personal && (!best || date.end - date.start > best.end - best.start)) {
+        best = { detector: 'date', start: date.start, end: date.end };
+      }
+    }
+    if (!best) return runEnd;
+    addResolved(found, best);
+    return best.end;
+  }
+
+  function scan(text: string): Detection[] {
+    const found: Detection[] = [];
+    const length = text.length;
+    let tokens: number[] | undefined;
+    let sawDigit = false;
+    let index = 0;
+    while (index < length) {
+      const code = text.charCodeAt(index);
+      if (isDigit(code)) {
+        sawDigit = true;
+        let runEnd = index + 1;
+        while (runEnd < length && isDigit(text.charCodeAt(runEnd))) runEnd += 1;
+        if (startsToken(text, index)) {
+          index = detectAtDigitRun(text, index, runEnd, found);
+        } else {
+          // Inside a word (hex, base64, `INC0012345`): nothing starts before the word ends.
+          index = runEnd;
+          while (index < length && isAlphanumeric(text.charCodeAt(index))) index += 1;
+        }
+        continue;
+      }
+      switch (code) {
+        case 64: // @
+          if (emails) {
+            const email = detectEmail(text, index);
+            if (email) {
+              addResolved(found, { detector: 'email', ...email });
+              index = email.end;
+              continue;
+            }
+          }
+          break;
+        case 63: // ?
+          if (urls) {
+            index = detectQueryValues(text, index, urlParameters, found);
+            continue;
+          }
+          break;
+        case 43: // +
+        case 40: // (
+          if (phones && startsToken(text, index)) {
+            const end = detectPhone(text, index, index);
+            if (end > 0) {
+              addResolved(found, { detector: 'phone', start: index, end });
+              index = end;
+              continue;
+            }
+          }
+          break;
+        case 58: // :
+          if (ips) {
+            const ip = detectIpv6(text, index, nonPhi);
+            if (ip) {
+              addResolved(found, { detector: 'ip', ...ip });
+              index = ip.end;
+              continue;
+            }
+          }
+          break;
+        case 91: {
+          // [ — an existing token is never scanned again, so masking is idempotent.
+          const end = tokenEnd(text, index);
+          if (end > 0) {
+            (tokens ??= []).push(index, end);
+            index = end;
+            continue;
+          }
+          break;
+        }
+      }
+      index += 1;
+    }
+    if (patterns && sawDigit) addPatternDetections(text, patterns, found, tokens);
+    return found;
+  }
+
+  function addPatternDetections(
+    text: string,
+    identifierPatterns: IdentifierPatterns,
+    found: Detection[],
+    tokens: number[] | undefined,
+  ): void {
+    const extra: Detection[] = [];
+    detectPatterns(text, identifierPatterns, extra);
+    if (extra.length === 0) return;
+    const all = [...found, ...extra.filter((detection) => !overlapsToken(detection, tokens))].sort(
+      (a, b) => a.start - b.start || b.end - a.end,
+    );
+    found.length = 0;
+    for (const detection of all) addResolved(found, detection);
+  }
+
+  return { scan };
+}
+
+function overlapsToken(detection: Detection, tokens: number[] | undefined): boolean {
+  if (!tokens) return false;
+  for (let index = 0; index < tokens.length; index += 2) {
+    if (detection.start < tokens[index + 1]! && tokens[index]! < detection.end) return true;
+  }
+  return false;
 }

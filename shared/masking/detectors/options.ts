@@ -5,7 +5,10 @@
 import * as z from 'zod';
 import { DETECTOR_NAMES } from '../model.ts';
 
-/** A JavaScript regular expression source, compiled case-insensitively; its first capture group, if any, is the span. */
+/**
+ * A JavaScript regular expression source, compiled case-insensitively; its first capture group, if any, is the span.
+ * Backreferences are refused: the patterns are combined into one expression, which renumbers their groups.
+ */
 const patternSource = z
   .string()
   .min(1)
@@ -16,7 +19,8 @@ const patternSource = z
     } catch {
       return false;
     }
-  }, 'must be a valid JavaScript regular expression');
+  }, 'must be a valid JavaScript regular expression')
+  .refine((source) => !/\\(?:[1-9]|k<)/.test(source), 'must not use backreferences (\\1, \\k<name>)');
 
 /** IPv4 `a.b.c.d/n` or IPv6 `x:…/n`; checked for real by the IP detector when the scanner is built. */
 const cidr = z.string().regex(/^[0-9A-Fa-f:.]+\/\d{1,3}$/, 'must be a CIDR such as 10.100.0.0/16 or fd00::/8');
@@ -24,21 +28,22 @@ const cidr = z.string().regex(/^[0-9A-Fa-f:.]+\/\d{1,3}$/, 'must be a CIDR such 
 /** A label word, then up to four separator characters (`MRN: `, `"mrn":"`), then the number as group 1. */
 const LABEL_GAP = `[\\s"':=#-]{0,4}`;
 
+const NUMBER_WORD = `(?:number|num|no\\.?|#)`;
+
 /** `MRN 00123456`, `mrn: "AB1234567"`, `Medical Record Number #1234567`. */
 export const DEFAULT_MRN_PATTERNS = [
-  `\\b(?:MRN|medical[ _-]?record[ _-]?(?:number|num|no\\.?|#))${LABEL_GAP}([A-Z]{0,3}\\d{6,12})\\b`,
+  `\\b(?:MRN|medical[ _-]?record[ _-]?${NUMBER_WORD})${LABEL_GAP}([A-Z]{0,3}\\d{6,12})\\b`,
 ];
 /** Member, subscriber, policy and beneficiary numbers after their label: `memberId: "XYZ123456789"`. */
 export const DEFAULT_HEALTH_PLAN_PATTERNS = [
-  `\\b(?:member|subscriber|policy|beneficiary|health[ _-]?plan)[ _-]?(?:id|number|num|no\\.?|#)${LABEL_GAP}([A-Z]{0,4}-?\\d{6,15})\\b`,
+  `\\b(?:member|subscriber|policy|beneficiary|health[ _-]?plan)[ _-]?(?:id|${NUMBER_WORD})${LABEL_GAP}([A-Z]{0,4}-?\\d{6,15})\\b`,
 ];
 /**
  * `account number 12345678`, `acct# 12345678`. A bare `account id` is left out on purpose: in EKS data it is nearly
  * always a 12-digit AWS account id, which is not PHI.
  */
 export const DEFAULT_ACCOUNT_PATTERNS = [
-  `\\b(?:acct|account)[ _-]?(?:number|num|no\\.?|#)${LABEL_GAP}(\\d{6,17})\\b`,
-  `\\bacct${LABEL_GAP}(\\d{6,17})\\b`,
+  `\\b(?:acct(?:[ _-]?${NUMBER_WORD})?|account[ _-]?${NUMBER_WORD})${LABEL_GAP}(\\d{6,17})\\b`,
 ];
 
 /** Query parameters whose values identify a person (FHIR search parameters among them); compared case-insensitively. */

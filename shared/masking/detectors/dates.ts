@@ -1,0 +1,100 @@
+/**
+ * Dates tied to a person. In `contextual` mode a date without a time of day is always masked (a birth date, an admission
+ * date), but a timestamp — RFC 3339 in metadata, the prefix of a log line — only shortly after a word such as dob, birth,
+ * admit, discharge, death or dos. `all` masks every date and timestamp. Years run 1800–2199; two-digit years, bare
+ * `YYYYMMDD` (a resourceVersion shape) and month-year alone are not dates here. The span covers the time part when there
+ * is one.
+ */
+import { endsToken, hasContextBefore, isLetter, startsToken } from './characters.ts';
+
+export type DateMode = 'contextual' | 'all';
+
+const YEAR = '(?:1[89]|2[01])\\d\\d';
+const MONTH_NAME =
+  '(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)';
+/** 2024-03-05, 2024/03/05 */
+const YEAR_FIRST = new RegExp(`${YEAR}([-/])(\\d\\d?)\\1(\\d\\d?)`, 'y');
+/** 03/05/1980, 5-3-1980, 05.03.1980 (month or day first: either reading may hold) */
+const YEAR_LAST = new RegExp(`(\\d\\d?)([-/.])(\\d\\d?)\\2${YEAR}`, 'y');
+/** 5 Mar 1980, 05-Mar-1980, 5th March, 1980 */
+const DAY_MONTH_YEAR = new RegExp(`(\\d\\d?)(?:st|nd|rd|th)?[ -]${MONTH_NAME}\\.?,?[ -]${YEAR}`, 'iy');
+/** March 5, 1980, Mar. 5th 1980 */
+const MONTH_DAY_YEAR = new RegExp(`${MONTH_NAME}\\.? (\\d\\d?)(?:st|nd|rd|th)?,? ${YEAR}`, 'iy');
+/** T10:11:12.123Z, ` 10:11:12,123`, ` 10:11 +0100` */
+const TIME_PART = /(?:T| |, )\d\d?:\d\d(?::\d\d(?:[.,]\d{1,9})?)?(?:Z| ?[+-]\d\d(?::?\d\d)?)?/y;
+
+const PERSON_DATE_CONTEXT =
+  /dob|d\.o\.b|birth|\bborn|admit|admission|discharg|death|\bdied|deceased|\bdos\b|date of service|service ?date/i;
+
+function isDayAndMonth(day: number, month: number): boolean {
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+/** A date or timestamp; `personal` false for a timestamp that is not PHI, which the scanner then skips whole. */
+export interface DateMatch {
+  start: number;
+  end: number;
+  personal: boolean;
+}
+
+/** The date that starts at `start`, its date part ending at `dateEnd`, with its time part if it has one. */
+function finish(text: string, start: number, dateEnd: number, mode: DateMode): DateMatch | undefined {
+  TIME_PART.lastIndex = dateEnd;
+  const timed = TIME_PART.test(text);
+  const end = timed ? TIME_PART.lastIndex : dateEnd;
+  if (!endsToken(text, end)) return undefined;
+  const personal = !timed || mode === 'all' || hasContextBefore(text, start, PERSON_DATE_CONTEXT);
+  return { start, end, personal };
+}
+
+/** A date from the digit run `[start, runEnd)`; a month-name-first date reaches back before it. */
+export function detectDate(text: string, start: number, runEnd: number, mode: DateMode): DateMatch | undefined {
+  const digits = runEnd - start;
+  const next = text.charCodeAt(runEnd);
+  let match: RegExpExecArray | null = null;
+  if (digits === 4 && (next === 45 || next === 47)) {
+    YEAR_FIRST.lastIndex = start;
+    match = YEAR_FIRST.exec(text);
+    if (match && !isDayAndMonth(Number(match[3]), Number(match[2]))) match = null;
+  } else if (digits <= 2) {
+    if (next === 45 || next === 47 || next === 46) {
+      YEAR_LAST.lastIndex = start;
+      match = YEAR_LAST.exec(text);
+      if (match) {
+        const first = Number(match[1]);
+        const second = Number(match[3]);
+        if (!isDayAndMonth(first, second) && !isDayAndMonth(second, first)) match = null;
+      }
+    }
+    if (!match && isLetterOrSeparator(next)) {
+      DAY_MONTH_YEAR.lastIndex = start;
+      match = DAY_MONTH_YEAR.exec(text);
+      if (match && !isDayAndMonth(Number(match[1]), 1)) match = null;
+    }
+    if (!match) return detectMonthFirst(text, start, mode);
+  }
+  if (!match) return undefined;
+  const dateEnd = start + match[0].length;
+  // A date inside a path (`/logs/2024/03/05/`) is a directory, not a person's date.
+  const separator = match[0].charCodeAt(digits);
+  if (separator === 47 && (text.charCodeAt(start - 1) === 47 || text.charCodeAt(dateEnd) === 47)) return undefined;
+  return finish(text, start, dateEnd, mode);
+}
+
+function isLetterOrSeparator(code: number): boolean {
+  return code === 32 || code === 45 || isLetter(code);
+}
+
+/** `March 5, 1980`: the digit run follows a month name and a space. */
+function detectMonthFirst(text: string, start: number, mode: DateMode): DateMatch | undefined {
+  if (text.charCodeAt(start - 1) !== 32) return undefined;
+  let wordEnd = start - 1;
+  if (text.charCodeAt(wordEnd - 1) === 46) wordEnd -= 1;
+  let wordStart = wordEnd;
+  while (wordStart > 0 && wordEnd - wordStart < 10 && isLetter(text.charCodeAt(wordStart - 1))) wordStart -= 1;
+  if (wordEnd - wordStart < 3 || !startsToken(text, wordStart)) return undefined;
+  MONTH_DAY_YEAR.lastIndex = wordStart;
+  const match = MONTH_DAY_YEAR.exec(text);
+  if (!match || !isDayAndMonth(Number(match[1]), 1)) return undefined;
+  return finish(text, wordStart, wordStart + match[0].length, mode);
+}
