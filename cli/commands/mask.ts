@@ -239,7 +239,8 @@ async function streamMasked(input: AsyncIterable<Uint8Array>, masker: ChunkMaske
 
 /** Writes to stdout, waiting when its buffer is full so a large input never piles up in memory. */
 async function write(data: string | Uint8Array): Promise<void> {
-  if (!process.stdout.write(data)) await once(process.stdout, 'drain');
+  const chunk = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
 }
 
 /** One line per masked path: the path, what masked it, and how often when more than once. */
