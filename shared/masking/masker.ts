@@ -255,22 +255,26 @@ class Walker {
     nesting: number,
     base64: boolean,
   ): unknown {
-    return this.at(key, () => {
-      if (state.accepts.length === 0) return this.value(value, state, detectors, nesting, base64);
+    // The hot path: no closure per node. No try/finally either: a throw abandons the whole walk, path included.
+    this.#path.push(key);
+    let masked: unknown;
+    if (state.accepts.length === 0) masked = this.value(value, state, detectors, nesting, base64);
+    else {
       const entered = this.enter(state, parent, detectors);
-      if (entered.cover) return this.cover(value, entered.cover, base64, state);
-      return this.value(value, state, entered.detectors, nesting, base64);
-    });
+      masked = entered.cover
+        ? this.cover(value, entered.cover, base64, state)
+        : this.value(value, state, entered.detectors, nesting, base64);
+    }
+    this.#path.pop();
+    return masked;
   }
 
   /** Runs `walk` with `key` appended to the current path. */
   at<T>(key: string | number, walk: () => T): T {
     this.#path.push(key);
-    try {
-      return walk();
-    } finally {
-      this.#path.pop();
-    }
+    const result = walk();
+    this.#path.pop();
+    return result;
   }
 
   value(value: unknown, state: PathState, detectors: DetectorPolicy, nesting: number, base64: boolean): unknown {
@@ -281,14 +285,25 @@ class Walker {
       const masked = this.string(decoded, state, detectors, nesting + 1);
       return masked === decoded ? value : encodeBase64Text(masked);
     }
+    // The same copy-on-write as mapArray and mapObject, inlined: this runs for every array and object.
     if (Array.isArray(value)) {
       const element = state.element();
-      return this.mapArray(value, (item, index) => this.child(value, index, item, element, detectors, nesting, base64));
+      let copy: unknown[] | undefined;
+      for (let index = 0; index < value.length; index += 1) {
+        const item: unknown = value[index];
+        const masked = this.child(value, index, item, element, detectors, nesting, base64);
+        if (masked !== item) (copy ??= value.slice())[index] = masked;
+      }
+      return copy ?? value;
     }
     if (isObject(value)) {
-      return this.mapObject(value, (key, child) =>
-        this.child(value, key, child, state.child(key), detectors, nesting, base64),
-      );
+      let copy: Json | undefined;
+      for (const key in value) {
+        const child = value[key];
+        const masked = this.child(value, key, child, state.child(key), detectors, nesting, base64);
+        if (masked !== child) (copy ??= { ...value })[key] = masked;
+      }
+      return copy ?? value;
     }
     return value;
   }

@@ -1,7 +1,7 @@
 /**
  * Builds the masking record (model.ts): paths and the rule or detector that fired, counted per (path, by), never a value.
  */
-import type { MaskingRecord } from './model.ts';
+import type { MaskingRecord, MaskingRecordEntry } from './model.ts';
 
 /** A path as the walker holds it: keys and array indices from the root. */
 export type PathSegments = ReadonlyArray<string | number>;
@@ -21,14 +21,21 @@ export function formatJsonPath(segments: PathSegments): string {
 
 /** Counts what was masked where; entries keep the order in which they were first seen. */
 export class MaskingRecorder {
-  readonly #entries = new Map<string, { path: string; by: string; count: number }>();
+  /** By path, then by rule or detector: no key is built per masked value. */
+  readonly #byPath = new Map<string, Map<string, MaskingRecordEntry>>();
+  readonly #entries: MaskingRecordEntry[] = [];
   #total = 0;
 
   add(path: string, by: string, count = 1): void {
-    const key = `${by}\u0000${path}`;
-    const entry = this.#entries.get(key);
+    let atPath = this.#byPath.get(path);
+    if (!atPath) this.#byPath.set(path, (atPath = new Map()));
+    const entry = atPath.get(by);
     if (entry) entry.count += count;
-    else this.#entries.set(key, { path, by, count });
+    else {
+      const created = { path, by, count };
+      atPath.set(by, created);
+      this.#entries.push(created);
+    }
     this.#total += count;
   }
 
@@ -42,6 +49,6 @@ export class MaskingRecorder {
   }
 
   toRecord(): MaskingRecord {
-    return { entries: Array.from(this.#entries.values(), (entry) => ({ ...entry })), total: this.#total };
+    return { entries: this.#entries.map((entry) => ({ ...entry })), total: this.#total };
   }
 }
