@@ -3,7 +3,7 @@
  * failed. Closes the approval (an expiry is recorded here; a denial already was) and the request, and updates Slack.
  */
 import { ApprovalNotFoundError } from '#shared/approvals/errors.ts';
-import { secretsManagerSecrets, slackMessenger } from './lib/aws-adapters.ts';
+import { secretsManagerSecrets, slackMessenger } from './lib/approval-channel-adapters.ts';
 import { approvalChannels } from './lib/approval-channels.ts';
 import { logger, metrics } from './lib/observability.ts';
 import { CloseTaskInputSchema, stateMachineTask } from './lib/task.ts';

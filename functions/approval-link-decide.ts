@@ -1,6 +1,7 @@
 /** POST /v1/approvals/{approvalId}: the approver's button on the confirmation page; the link works once. */
 import { parseDecisionForm } from '#shared/approvals/confirmation-page.ts';
-import { secretsManagerSecrets, sfnTaskCallbacks, slackMessenger } from './lib/aws-adapters.ts';
+import { secretsManagerSecrets, slackMessenger } from './lib/approval-channel-adapters.ts';
+import { sfnTaskCallbacks } from './lib/aws-adapters.ts';
 import { approvalChannels } from './lib/approval-channels.ts';
 import { apiHandler, html, readRawBody } from './lib/http.ts';
 

@@ -1,5 +1,5 @@
 /** GET /v1/approvals/{approvalId}: the email link's confirmation page. It shows the request and decides nothing. */
-import { secretsManagerSecrets } from './lib/aws-adapters.ts';
+import { secretsManagerSecrets } from './lib/approval-channel-adapters.ts';
 import { approvalChannels } from './lib/approval-channels.ts';
 import { apiHandler, html } from './lib/http.ts';
 

@@ -3,7 +3,7 @@
  * task token and tells the approvers. The execution then waits until a callback handler answers the token.
  */
 import { NotFoundError } from '#shared/access/errors.ts';
-import { secretsManagerSecrets, sesMailer, slackMessenger } from './lib/aws-adapters.ts';
+import { secretsManagerSecrets, sesMailer, slackMessenger } from './lib/approval-channel-adapters.ts';
 import { approvalChannels } from './lib/approval-channels.ts';
 import { logger, metrics } from './lib/observability.ts';
 import { NotifyTaskInputSchema, stateMachineTask } from './lib/task.ts';

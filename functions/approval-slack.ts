@@ -13,7 +13,8 @@ import { NotAvailableError, RequestValidationError } from '#shared/access/errors
 import { parseSlackInteraction, SlackPayloadError } from '#shared/slack/interaction.ts';
 import { APPROVE_ACTION_ID } from '#shared/slack/messages.ts';
 import { slackSignatureHeaders, verifySlackSignature } from '#shared/slack/signature.ts';
-import { secretsManagerSecrets, sfnTaskCallbacks, slackMessenger } from './lib/aws-adapters.ts';
+import { secretsManagerSecrets, slackMessenger } from './lib/approval-channel-adapters.ts';
+import { sfnTaskCallbacks } from './lib/aws-adapters.ts';
 import { apiHandler, json, readRawBody } from './lib/http.ts';
 import { approvalChannels } from './lib/approval-channels.ts';
 
