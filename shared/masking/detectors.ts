@@ -14,7 +14,7 @@ import { detectIpv4, detectIpv6, NonPhiRanges } from './detectors/network.ts';
 import { detectCreditCard, detectMbi, detectNpi, detectPhone, detectSsn } from './detectors/numbers.ts';
 import { ScannerOptionsSchema, type ScannerOptions } from './detectors/options.ts';
 import { compilePatterns, detectPatterns, type IdentifierPatterns } from './detectors/patterns.ts';
-import { detectQueryValues } from './detectors/url.ts';
+import { detectQueryValue, queryEnd } from './detectors/url.ts';
 
 export { ScannerOptionsSchema, type ResolvedScannerOptions, type ScannerOptions } from './detectors/options.ts';
 
@@ -112,6 +112,7 @@ export function createTextScanner(options: ScannerOptions = {}): TextScanner {
     const length = text.length;
     let tokens: number[] | undefined;
     let sawDigit = false;
+    let queryEndsAt = -1;
     let index = 0;
     while (index < length) {
       const code = text.charCodeAt(index);
@@ -139,10 +140,14 @@ export function createTextScanner(options: ScannerOptions = {}): TextScanner {
             }
           }
           break;
-        case 63: // ?
+        case 63: // ? (a `?` inside a query is part of it)
+        case 38: // &
           if (urls) {
-            index = detectQueryValues(text, index, urlParameters, found);
-            continue;
+            if (code === 63 && index >= queryEndsAt) queryEndsAt = queryEnd(text, index);
+            if (index < queryEndsAt) {
+              const value = detectQueryValue(text, index, queryEndsAt, urlParameters);
+              if (value) addResolved(found, { detector: 'url', ...value });
+            }
           }
           break;
         case 43: // +

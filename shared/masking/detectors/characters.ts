@@ -73,15 +73,16 @@ export function numberAt(text: string, start: number, end: number): number {
 const CONTEXT_WINDOW = 32;
 
 /**
- * True when `context` matches the text shortly before `start`, within the same field: the look-back stops at `,` `;`
- * `{` `}` and line ends, so `"dob":"…","created":"<timestamp>"` does not lend the timestamp the dob's context.
+ * True when `context` matches the text shortly before `start`, by default within the same field: the look-back stops at
+ * `,` `;` `{` `}` and line ends, so `"dob":"…","created":"<timestamp>"` does not lend the timestamp the dob's context.
+ * `acrossFields` is for identifiers named by a sibling field, as FHIR's `{"system":"…/us-npi","value":"…"}`.
  */
-export function hasContextBefore(text: string, start: number, context: RegExp): boolean {
+export function hasContextBefore(text: string, start: number, context: RegExp, acrossFields = false): boolean {
   const limit = Math.max(0, start - CONTEXT_WINDOW);
   let from = start;
   while (from > limit) {
     const code = text.charCodeAt(from - 1);
-    if (code === 44 || code === 59 || code === 123 || code === 125 || code === 10) break;
+    if (!acrossFields && (code === 44 || code === 59 || code === 123 || code === 125 || code === 10)) break;
     from -= 1;
   }
   return from < start && context.test(text.slice(from, start));

@@ -93,7 +93,7 @@ function internationalPhoneAt(text: string, start: number): number {
 /** NPI: 10 digits starting 1 or 2 with the CMS check digit, after the word npi (`us-npi","value":"…"` included). */
 export function detectNpi(text: string, start: number, runEnd: number): number {
   if (runEnd - start !== 10 || !endsToken(text, runEnd) || !isValidNpi(text, start)) return -1;
-  return hasContextBefore(text, start, NPI_CONTEXT) ? runEnd : -1;
+  return hasContextBefore(text, start, NPI_CONTEXT, true) ? runEnd : -1;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { DETECTOR_NAMES } from '../model.ts';
+import { parseCidr } from './network.ts';
 
 /**
  * A JavaScript regular expression source, compiled case-insensitively; its first capture group, if any, is the span.
@@ -22,8 +23,10 @@ const patternSource = z
   }, 'must be a valid JavaScript regular expression')
   .refine((source) => !/\\(?:[1-9]|k<)/.test(source), 'must not use backreferences (\\1, \\k<name>)');
 
-/** IPv4 `a.b.c.d/n` or IPv6 `x:…/n`; checked for real by the IP detector when the scanner is built. */
-const cidr = z.string().regex(/^[0-9A-Fa-f:.]+\/\d{1,3}$/, 'must be a CIDR such as 10.100.0.0/16 or fd00::/8');
+/** IPv4 `a.b.c.d/n` or IPv6 `x:…/n`. */
+const cidr = z
+  .string()
+  .refine((value) => parseCidr(value) !== undefined, 'must be a CIDR such as 10.100.0.0/16 or fd00::/8');
 
 /** A label word, then up to four separator characters (`MRN: `, `"mrn":"`), then the number as group 1. */
 const LABEL_GAP = `[\\s"':=#-]{0,4}`;

@@ -1,9 +1,9 @@
 /**
  * Identifying query values: in `GET /fhir/Patient?family=Doe&birthdate=1980-03-05`, the values of configured parameters
  * (compared case-insensitively, FHIR modifiers such as `name:exact` included) are detections; the URL and the other
- * parameters stay readable. A `?` counts only right after a path, never after a space or a quote.
+ * parameters stay readable. A `?` counts only right after a path, never after a space or a quote. The scanner goes on
+ * inside each value, so a date or an email there is claimed by its own detector.
  */
-import type { Detection } from '../model.ts';
 import { TOKEN_PREFIXES } from '../model.ts';
 
 function endsQuery(code: number): boolean {
@@ -13,50 +13,31 @@ function endsQuery(code: number): boolean {
   );
 }
 
-function startsWithToken(text: string, at: number): boolean {
-  return TOKEN_PREFIXES.some((prefix) => text.startsWith(prefix, at));
-}
-
-/** Adds a detection per identifying value of the query at `question`; returns where the query ends. */
-export function detectQueryValues(
-  text: string,
-  question: number,
-  identifyingParameters: ReadonlySet<string>,
-  found: Detection[],
-): number {
-  if (question === 0 || endsQuery(text.charCodeAt(question - 1))) return question + 1;
+/** Where the query that starts at the `?` at `question` ends, or -1 when this `?` does not start a query. */
+export function queryEnd(text: string, question: number): number {
+  if (question === 0 || endsQuery(text.charCodeAt(question - 1))) return -1;
   let index = question + 1;
-  while (index < text.length) {
-    const nameStart = index;
-    let code = text.charCodeAt(index);
-    while (index < text.length && !endsQuery(code) && code !== 61 && code !== 38) code = text.charCodeAt(++index);
-    if (index >= text.length || code !== 61) {
-      if (code === 38) {
-        index += 1;
-        continue;
-      }
-      break;
-    }
-    const nameEnd = index;
-    const valueStart = index + 1;
-    index = valueStart;
-    code = text.charCodeAt(index);
-    while (index < text.length && !endsQuery(code) && code !== 38) code = text.charCodeAt(++index);
-    if (
-      index > valueStart &&
-      !startsWithToken(text, valueStart) &&
-      isIdentifying(text, nameStart, nameEnd, identifyingParameters)
-    ) {
-      found.push({ detector: 'url', start: valueStart, end: index });
-    }
-    if (code !== 38) break;
-    index += 1;
-  }
+  while (index < text.length && !endsQuery(text.charCodeAt(index))) index += 1;
   return index;
 }
 
-function isIdentifying(text: string, start: number, end: number, parameters: ReadonlySet<string>): boolean {
-  const name = text.slice(start, end).toLowerCase();
+/** The value of the parameter after the `?` or `&` at `separator` when its name is identifying. */
+export function detectQueryValue(
+  text: string,
+  separator: number,
+  end: number,
+  identifyingParameters: ReadonlySet<string>,
+): { start: number; end: number } | undefined {
+  let equals = separator + 1;
+  while (equals < end && text.charCodeAt(equals) !== 61 && text.charCodeAt(equals) !== 38) equals += 1;
+  if (equals >= end || text.charCodeAt(equals) !== 61) return undefined;
+  const valueStart = equals + 1;
+  let valueEnd = valueStart;
+  while (valueEnd < end && text.charCodeAt(valueEnd) !== 38) valueEnd += 1;
+  if (valueEnd === valueStart || TOKEN_PREFIXES.some((prefix) => text.startsWith(prefix, valueStart))) return undefined;
+  const name = text.slice(separator + 1, equals).toLowerCase();
   const modifier = name.indexOf(':');
-  return parameters.has(modifier < 0 ? name : name.slice(0, modifier));
+  return identifyingParameters.has(modifier < 0 ? name : name.slice(0, modifier))
+    ? { start: valueStart, end: valueEnd }
+    : undefined;
 }
