@@ -13,6 +13,7 @@ import { runApprovalLatency } from './approval-latency.ts';
 import { archiverMarkdown, runArchiverBench } from './archiver.ts';
 import { buildBundles, coldImports, type BundleResult } from './bundles.ts';
 import { runLatency } from './latency.ts';
+import { maskingMarkdown, maskingTargets, runMaskingBench } from './masking.ts';
 import { runVerifyBench } from './verify.ts';
 import { machineInfo } from './machine.ts';
 import { kb, ms, table } from './stats.ts';
@@ -54,6 +55,8 @@ try {
   const verify = await runVerifyBench(join(work, 'verify'));
   console.error('bench: archiver throughput');
   const archiver = await runArchiverBench(join(work, 'archiver'), 100_000);
+  console.error('bench: PHI masking');
+  const masking = await runMaskingBench(join(work, 'masking'));
 
   const handlerOwn = latency.timings.find((t) => t.name === 'handler, no I/O')!;
   const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
@@ -103,6 +106,7 @@ ratios, not against another run. The machine is shared and noisy.
 | every bundle ≤ 1 MB (1,000,000 B) minified | ${bundles.filter((b) => b.bytes <= SIZE_TARGET_BYTES).length} of ${bundles.length}, largest ${Math.max(...bundles.map((b) => b.bytes)).toLocaleString('en')} B | ${yes(bundles.every((b) => b.bytes <= SIZE_TARGET_BYTES))} |
 | approver's click to the waiting CLI's credential, p50 ≤ ${APPROVAL_TARGET_MS / 1000} s | ${ms(approval.p50, 0)} ms | ${yes(approval.p50 <= APPROVAL_TARGET_MS)} |
 | cold import ≤ ${INIT_TARGET_MS} ms above an empty \`node\` | worst ${ms(Math.max(...bundles.map((b) => cold.medianMs.get(b.name)! - cold.emptyMedianMs)), 1)} ms | ${yes(bundles.every((b) => cold.medianMs.get(b.name)! - cold.emptyMedianMs <= INIT_TARGET_MS))} |
+${maskingTargets(masking)}
 
 ## POST /v1/access-requests, end to end on the local runtime
 
@@ -182,6 +186,8 @@ message updated: ${ms(approval.clickP50, 0)} ms), the lifecycle's Grant task, at
 29 s integration timeout.
 
 ${archiverMarkdown(archiver)}
+
+${maskingMarkdown(masking)}
 
 ## \`audit verify\` throughput
 
