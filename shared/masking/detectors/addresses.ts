@@ -4,7 +4,7 @@
  * `, City, ST`. A ZIP (`12345`, `12345-6789`) counts only after `, ST ` (a state abbreviation after a comma, as in an
  * address) or shortly after zip or postal: otherwise every port and count would be a ZIP.
  */
-import { digitsAt, endsToken, hasContextBefore, isUpper } from './characters.ts';
+import { digitsAt, endsToken, hasContextBefore, isDigit, isUpper } from './characters.ts';
 
 const STREET_SUFFIXES = [
   'Street',
@@ -55,6 +55,8 @@ const STREET_ADDRESS = new RegExp(
 /** `1234 Main St`, `10 W 42nd Street, Apt 5B, New York, NY` (the ZIP after it is a ZIP detection of its own). */
 export function detectStreetAddress(text: string, start: number, runEnd: number): number {
   if (runEnd - start > 6 || text.charCodeAt(runEnd) !== 32) return -1;
+  const word = text.charCodeAt(runEnd + 1);
+  if (!isUpper(word) && !isDigit(word)) return -1;
   STREET_ADDRESS.lastIndex = start;
   return STREET_ADDRESS.test(text) ? STREET_ADDRESS.lastIndex : -1;
 }

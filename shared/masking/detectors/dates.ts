@@ -66,7 +66,7 @@ export function detectDate(text: string, start: number, runEnd: number, mode: Da
         if (!isDayAndMonth(first, second) && !isDayAndMonth(second, first)) match = null;
       }
     }
-    if (!match && isLetterOrSeparator(next)) {
+    if (!match && mayStartMonthAfterDay(text, runEnd)) {
       DAY_MONTH_YEAR.lastIndex = start;
       match = DAY_MONTH_YEAR.exec(text);
       if (match && !isDayAndMonth(Number(match[1]), 1)) match = null;
@@ -81,8 +81,27 @@ export function detectDate(text: string, start: number, runEnd: number, mode: Da
   return finish(text, start, dateEnd, mode);
 }
 
-function isLetterOrSeparator(code: number): boolean {
-  return code === 32 || code === 45 || isLetter(code);
+const MONTH_PREFIXES = new Set(
+  ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'].map((prefix) =>
+    monthKey(prefix, 0),
+  ),
+);
+
+/** j f m a s o n d: most words after a number fail on their first letter, before the set lookup. */
+const MONTH_INITIALS = [106, 102, 109, 97, 115, 111, 110, 100];
+
+/** The first three letters at `at`, lower-cased, as one number: a month test without slicing. */
+function monthKey(text: string, at: number): number {
+  return ((text.charCodeAt(at) | 32) << 16) | ((text.charCodeAt(at + 1) | 32) << 8) | (text.charCodeAt(at + 2) | 32);
+}
+
+/** Cheap test before the regex: a month name follows the day (`5 Mar`, `05-Mar`, `5th March`). */
+function mayStartMonthAfterDay(text: string, dayEnd: number): boolean {
+  let index = dayEnd;
+  if (isLetter(text.charCodeAt(index))) index += 2; // an ordinal suffix
+  const separator = text.charCodeAt(index);
+  if (separator !== 32 && separator !== 45) return false;
+  return MONTH_INITIALS.includes(text.charCodeAt(index + 1) | 32) && MONTH_PREFIXES.has(monthKey(text, index + 1));
 }
 
 /** `March 5, 1980`: the digit run follows a month name and a space. */
@@ -92,7 +111,9 @@ function detectMonthFirst(text: string, start: number, mode: DateMode): DateMatc
   if (text.charCodeAt(wordEnd - 1) === 46) wordEnd -= 1;
   let wordStart = wordEnd;
   while (wordStart > 0 && wordEnd - wordStart < 10 && isLetter(text.charCodeAt(wordStart - 1))) wordStart -= 1;
-  if (wordEnd - wordStart < 3 || !startsToken(text, wordStart)) return undefined;
+  if (wordEnd - wordStart < 3 || !MONTH_PREFIXES.has(monthKey(text, wordStart)) || !startsToken(text, wordStart)) {
+    return undefined;
+  }
   MONTH_DAY_YEAR.lastIndex = wordStart;
   const match = MONTH_DAY_YEAR.exec(text);
   if (!match || !isDayAndMonth(Number(match[1]), 1)) return undefined;

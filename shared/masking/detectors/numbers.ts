@@ -73,7 +73,8 @@ export function detectPhone(text: string, start: number, runEnd: number): number
     return valid && hasContextBefore(text, start, PHONE_CONTEXT) ? runEnd : -1;
   }
   const grouped = separator === DASH || separator === SPACE || separator === DOT;
-  if (grouped && (digits === 3 || (digits === 1 && first === 49))) return usPhoneAt(text, start);
+  if (grouped && digits === 3) return digitsAt(text, runEnd + 1, 3) ? usPhoneAt(text, start) : -1;
+  if (grouped && digits === 1 && first === 49) return usPhoneAt(text, start);
   return -1;
 }
 
@@ -122,7 +123,7 @@ export function detectCreditCard(text: string, start: number, runEnd: number): n
   let end = -1;
   if (digits >= 13 && digits <= 19) {
     end = runEnd;
-  } else if (digits === 4) {
+  } else if (digits === 4 && isDigit(text.charCodeAt(runEnd + 1))) {
     CARD_GROUPED.lastIndex = start;
     if (CARD_GROUPED.test(text)) end = CARD_GROUPED.lastIndex;
   }
