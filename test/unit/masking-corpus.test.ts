@@ -58,7 +58,7 @@ describe('the committed corpus', () => {
     }
     expect(new Set(corpus.map((file) => file.format))).toEqual(new Set(['json', 'watch', 'text']));
     const encodings = new Set(corpus.flatMap((file) => file.planted.flatMap((planting) => planting.encodings)));
-    expect(encodings).toEqual(new Set(['base64', 'json', 'yaml', 'key-value']));
+    expect(encodings).toEqual(new Set(['base64', 'json', 'yaml', 'key-value', 'url']));
   });
 });
 
