@@ -17,7 +17,7 @@ import {
   startApprovalLocal,
   type ApprovalTestLocal,
 } from '../support/approvals.ts';
-import { captureOutput } from '../support/output.ts';
+import { captureOutput } from '../support/cli.ts';
 
 const SENSITIVE = ['--cluster', 'dev', '--namespace', 'sensitive', '--access', 'view', '--duration', '600'];
 const PAYMENTS = ['--cluster', 'dev', '--namespace', 'payments', '--access', 'view', '--duration', '600'];

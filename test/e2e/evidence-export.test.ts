@@ -31,7 +31,7 @@ import {
   startApprovalLocal,
   type ApprovalTestLocal,
 } from '../support/approvals.ts';
-import { captureOutput } from '../support/output.ts';
+import { captureOutput } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCREENSHOT = join(ROOT, 'test-artifacts', 'evidence-report.png');

@@ -22,7 +22,8 @@ import { digestSigningInput, publicKeySha256, signedDigestBytes, type SignedDige
 import { EXPORT_EVENTS_FILE, EXPORT_MANIFEST_FILE } from '#shared/evidence/export-layout.ts';
 import type { EvidenceProblem, EvidenceSummary } from '#shared/evidence/verifier.ts';
 import { LOCAL_TABLES } from '../../local/embedded-stores.ts';
-import { buildEvidenceFixture, runCli, writeEvidenceExport, type EvidenceFixture } from '../support/evidence.ts';
+import { runCli } from '../support/cli.ts';
+import { buildEvidenceFixture, writeEvidenceExport, type EvidenceFixture } from '../support/evidence.ts';
 
 let fixture: EvidenceFixture;
 let exportDir: string;

@@ -25,9 +25,7 @@ import {
   type EvidenceExportManifest,
 } from '#shared/evidence/export-layout.ts';
 import { verifyEvidence, type EvidenceReport } from '#shared/evidence/verifier.ts';
-import { main } from '../../cli/main.ts';
 import { LOCAL_AWS_CREDENTIALS, startEmbeddedDynamo, startEmbeddedS3 } from '../../local/embedded-stores.ts';
-import { captureOutput } from './output.ts';
 
 export const STREAMS = ['request/req_A', 'grant/grt_B', 'session/ses_C'] as const;
 
@@ -173,20 +171,4 @@ export async function writeEvidenceExport(
     writeFileSync(join(directory, file), bytes);
   }
   writeFileSync(join(directory, EXPORT_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-}
-
-/** Runs `gatehouse ...args` in this process: its exit code and what it printed. */
-export async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const restoreOutput = captureOutput(
-    (text) => (stdout += text),
-    (text) => (stderr += text),
-  );
-  try {
-    const code = await main(['node', 'gatehouse', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    restoreOutput();
-  }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.ts';
 import { configJsonSchema } from '../../shared/config/json-schema.ts';
-import { captureOutput } from '../support/output.ts';
+import { captureOutput } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const GOOD_CONFIG = readFileSync(join(ROOT, 'gatehouse.config.yaml'), 'utf8');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.ts';
-import { captureOutput } from '../support/output.ts';
+import { captureOutput } from '../support/cli.ts';
 
 let dir: string;
 let stdout: string;

@@ -11,7 +11,7 @@ import type { LocalRuntime } from '../../local/start.ts';
 import { verifyLocalToken } from '../../shared/adapters/local/local-token-minter.ts';
 import { documentClient } from '../../shared/adapters/aws/tables.ts';
 import { main } from '../../cli/main.ts';
-import { captureOutput } from '../support/output.ts';
+import { captureOutput } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ACCESS = ['--cluster', 'local', '--namespace', 'demo', '--access', 'view', '--duration', '900'];

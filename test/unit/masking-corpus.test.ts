@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../cli/main.ts';
 import { CORPUS_DIR, CORPUS_RULES_FILE, buildCorpus, sortRecord, type CorpusFile } from '../fixtures/phi/generate.ts';
 import { corpusMasker, maskInput } from '../fixtures/phi/run-masker.ts';
 import { occurrences, survivals, views } from '../fixtures/phi/search.ts';
+import { runCli } from '../support/cli.ts';
 
 const corpus = buildCorpus();
 const masker = corpusMasker();
@@ -109,25 +109,6 @@ describe('gatehouse mask on corpus files', () => {
   afterEach(() => {
     vi.restoreAllMocks();
   });
-
-  /** `main` in-process, as test/support/evidence.ts runs it; the mask command writes bytes, decoded here. */
-  async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const decode = (chunk: unknown) =>
-      typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
-    let stdout = '';
-    let stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      stdout += decode(chunk);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      stderr += decode(chunk);
-      return true;
-    });
-    const code = await main(['node', 'gatehouse', ...args]);
-    vi.restoreAllMocks();
-    return { code, stdout, stderr };
-  }
 
   it.each(['pod-intake-api', 'table-patientintakes', 'watch-pods', 'fhir-server'])(
     '%s: writes the expected output and the expected record, detecting the format itself',
