@@ -1,8 +1,9 @@
 /**
  * PHI masking (issue 5) with the default rules, on a generated 10,000-pod PodList and a 100 MB FHIR-server log, both
  * built at bench time from the corpus generator (test/fixtures/phi) and never committed:
- * - JSON throughput: `JSON.parse` → `maskObject` → `JSON.stringify` (what `gatehouse mask` and the relay do), as MB/s and
- *   as a ratio to `JSON.parse` + `JSON.stringify` of the same bytes, the floor of any JSON-level masker in Node;
+ * - JSON throughput: `maskJsonText` from the text to the output's pieces (what `gatehouse mask` does: a list is parsed,
+ *   masked and written item by item), as MB/s and as a ratio to `JSON.parse` + `JSON.stringify` of the same bytes, the
+ *   floor of any JSON-level masker in Node;
  * - text throughput: the log pushed through the streaming text masker in 64 KiB chunks;
  * - memory, each in a child process of its own: the PodList's peak RSS above the child's baseline (the kernel's high
  *   water mark, VmHWM, reset through /proc/self/clear_refs right before the work) as a multiple of its size, against
@@ -17,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
+import type { Masker } from '#shared/masking/masker.ts';
+import type { MaskingRecord } from '#shared/masking/model.ts';
 import { createTextMasker } from '#shared/masking/streams.ts';
 import { NearMisses, cast, fhirServerLines, intakePod } from '../test/fixtures/phi/corpus.ts';
 import { render } from '../test/fixtures/phi/plant.ts';
@@ -59,8 +62,8 @@ export interface MaskingBenchReport {
   textRssSamplesMB: number[];
   podListPeakBytes: number;
   floorPeakBytes: number;
-  /** Live heap above the baseline after a GC at each stage of masking the PodList, bytes. */
-  podListRetained: { input: number; parsed: number; masked: number; written: number };
+  /** Live heap above the baseline after a GC, bytes: the input alone, then with the output's pieces and the record. */
+  podListRetained: { input: number; written: number };
   jsonProfile: ProfileSummary;
   textProfile: ProfileSummary;
 }
@@ -125,11 +128,7 @@ export async function runMaskingBench(
   // Floor and masking interleaved run by run, so both see the same machine state; one untimed warm-up each.
   const masker = defaultMasker();
   const floor = () => JSON.stringify(JSON.parse(podList));
-  const mask = () => {
-    const { value, record } = masker.maskObject(JSON.parse(podList));
-    JSON.stringify(value);
-    return record.total;
-  };
+  const mask = () => maskPodList(masker, podList).record.total;
   floor();
   const podListMasked = mask();
   const floorTimes: number[] = [];
@@ -261,6 +260,13 @@ export function summarizeProfile(cpuProfile: CpuProfile, limit: number): Profile
 
 // ---- Child processes: each measures one thing in a fresh heap. ----
 
+/** The PodList masked as `gatehouse mask` masks it: the output is the pieces it writes. */
+function maskPodList(masker: Masker, text: string): { pieces: string[]; record: MaskingRecord } {
+  const pieces: string[] = [];
+  const record = masker.maskJsonText(text, (piece) => pieces.push(piece));
+  return { pieces, record };
+}
+
 function rssBytes(): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
 }
@@ -284,16 +290,15 @@ function runChild(mode: string, args: string[]): unknown {
       const [what, file] = args as [string, string];
       const masker = defaultMasker();
       // Compiled code and warmed caches are not proportional to the input: they come before the baseline.
-      const warmUp: unknown = JSON.parse(generatePodList(50));
-      JSON.stringify(what === 'mask' ? masker.maskObject(warmUp).value : warmUp);
+      const work = (text: string) =>
+        what === 'mask' ? maskPodList(masker, text).pieces : [JSON.stringify(JSON.parse(text))];
+      work(generatePodList(50));
       collectGarbage();
       resetPeakRss();
       const baseline = rssBytes();
       // Reading the file is part of the work: the relay holds the response body too.
-      const text = readFileSync(file, 'utf8');
-      const parsed: unknown = JSON.parse(text);
-      const written = JSON.stringify(what === 'mask' ? masker.maskObject(parsed).value : parsed);
-      return { peakBytes: peakRssBytes() - baseline, written: written.length };
+      const written = work(readFileSync(file, 'utf8'));
+      return { peakBytes: peakRssBytes() - baseline, written: written.reduce((sum, piece) => sum + piece.length, 0) };
     }
     case 'retained': {
       const masker = defaultMasker();
@@ -304,13 +309,9 @@ function runChild(mode: string, args: string[]): unknown {
       const baseline = live();
       const text = readFileSync(args[0]!, 'utf8');
       const input = live() - baseline;
-      const parsed: unknown = JSON.parse(text);
-      const afterParse = live() - baseline;
-      const masked = masker.maskObject(parsed);
-      const afterMask = live() - baseline;
-      const written = JSON.stringify(masked.value);
-      const afterWrite = live() - baseline;
-      return { input, parsed: afterParse, masked: afterMask, written: afterWrite, length: written.length };
+      const masked = maskPodList(masker, text);
+      const written = live() - baseline;
+      return { input, written, pieces: masked.pieces.length, entries: masked.record.entries.length };
     }
     case 'stream': {
       const total = Number(args[0]);
@@ -336,10 +337,10 @@ function runChild(mode: string, args: string[]): unknown {
     }
     case 'profile-json': {
       const masker = defaultMasker();
-      const parsed: unknown = JSON.parse(readFileSync(args[0]!, 'utf8'));
-      // Masking dominates the profile: ten passes over one parsed PodList.
+      const text = readFileSync(args[0]!, 'utf8');
+      // Masking dominates the profile: ten passes over one PodList.
       let masked = 0;
-      for (let pass = 0; pass < 10; pass += 1) masked += masker.maskObject(parsed).record.total;
+      for (let pass = 0; pass < 10; pass += 1) masked += maskPodList(masker, text).record.total;
       return { masked };
     }
     case 'profile-text': {
@@ -420,15 +421,15 @@ ${table(
   ['what', 'ms', 'MB/s'],
   [
     ['JSON.parse + JSON.stringify (the floor)', ms(report.jsonFloorMs, 0), report.jsonFloorMBs.toFixed(1)],
-    ['JSON.parse + maskObject + JSON.stringify', ms(report.jsonMaskMs, 0), report.jsonMaskMBs.toFixed(1)],
+    ['maskJsonText (parse, mask, stringify item by item)', ms(report.jsonMaskMs, 0), report.jsonMaskMBs.toFixed(1)],
     [`text masker, ${mb(report.textBytes)} MB in 64 KiB chunks`, ms(report.textMs, 0), report.textMBs.toFixed(1)],
   ],
 )}
 
 **Memory, how measured.** Each figure comes from a child process of its own (\`node --expose-gc\`): after a GC its RSS is
 the baseline and the kernel's peak RSS (VmHWM) is reset through \`/proc/self/clear_refs\`; it then reads the PodList
-file, parses it, masks it and stringifies the result, and VmHWM minus the baseline is the peak. It includes the input
-string, the parsed objects, the masked copies and the output string. Parse + stringify alone peaks at
+file and masks it to the pieces \`gatehouse mask\` writes (parse + stringify alone: parses it and stringifies the result),
+and VmHWM minus the baseline is the peak. It includes the input string, the parsed objects and the output. Parse + stringify alone peaks at
 ${(report.floorPeakBytes / report.podListBytes).toFixed(2)}× (${mb(report.floorPeakBytes)} MB), so masking's own share is the difference. The stream's RSS
 above its baseline, sampled after every MB of input (first, then every tenth MB):
 ${rss
@@ -436,11 +437,11 @@ ${rss
   .map((value) => value.toFixed(1))
   .join(', ')} MB.
 
-**Where the PodList's memory goes** (live heap after a GC at each stage, above the baseline): the input string
-${mb(retained.input)} MB; with it parsed ${mb(retained.parsed)} MB; with the masked copy and its record ${mb(retained.masked)} MB; with the
-output string ${mb(retained.written)} MB. The peak above also holds the garbage made between collections.
+**Where the PodList's memory goes** (live heap after a GC, above the baseline): the input string ${mb(retained.input)} MB;
+with the masked output's pieces and the record ${mb(retained.written)} MB. A list is parsed, masked and written one item at a
+time, so no parsed tree of the whole list is ever live; the peak above also holds the garbage made between collections.
 
-**The hot path, and how it was found.** \`node --cpu-prof\` on a child that parses the PodList once and masks it ten
+**The hot path, and how it was found.** \`node --cpu-prof\` on a child that masks the PodList's text ten
 times, and on a child that streams the ${mb(report.textBytes)} MB log; bench/masking.ts sums each function's self time over
 the samples of the .cpuprofile (\`summarizeProfile\`, idle excluded) and groups it by module. Process start-up is in
 the profiles too, in "other".

@@ -192,12 +192,10 @@ async function maskInput(
   const bytes: Uint8Array[] = [];
   for await (const chunk of all()) bytes.push(chunk);
   const text = Buffer.concat(bytes).toString('utf8');
-  const json = parseJson(text);
+  const json = maskJson(text, masker, context);
   if (json.ok) {
-    const { value, record } = masker.maskObject(json.value, context);
-    const indent = /^\s*[{[]\r?\n([ \t]+)/.exec(text)?.[1];
-    await write(`${JSON.stringify(value, null, indent)}${text.endsWith('\n') ? '\n' : ''}`);
-    return record;
+    for (const piece of json.pieces) await write(piece);
+    return json.record;
   }
   if (format === 'json') throw new UsageError(`the input is not valid JSON${json.position}`);
   // Looked like JSON but is not (JSON lines of a log): text masking fits any input.
@@ -216,11 +214,21 @@ function sniff(head: string): Exclude<Format, 'auto'> {
   return /^\s*[{[]/.test(start) ? 'json' : 'text';
 }
 
-/** JSON.parse's message quotes the input, which may be PHI: only the position is kept. */
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false; position: string } {
+/**
+ * The masked document in pieces (a list item by item), all masked before any is written: input that is not JSON is
+ * masked as text instead. JSON.parse's message quotes the input, which may be PHI: only the position is kept.
+ */
+function maskJson(
+  text: string,
+  masker: Masker,
+  context: MaskContext,
+): { ok: true; pieces: string[]; record: MaskingRecord } | { ok: false; position: string } {
+  const pieces: string[] = [];
   try {
-    return { ok: true, value: JSON.parse(text) };
+    const record = masker.maskJsonText(text, (piece) => pieces.push(piece), context);
+    return { ok: true, pieces, record };
   } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
     const position = /position (\d+)/.exec(String((error as Error).message))?.[1];
     return { ok: false, position: position ? ` (at character ${position})` : '' };
   }

@@ -25,7 +25,8 @@ import {
   type DetectorPolicy,
   type PathState,
 } from './matcher.ts';
-import { formatJsonPath, MaskingRecorder } from './record.ts';
+import { objectLayout, type MemberSpan } from './json-layout.ts';
+import { EVERY_ITEM, MaskingRecorder, type PathKey } from './record.ts';
 import { effectiveRules, MaskingConfigSchema, type MaskingConfigInput } from './rules.ts';
 import { isToken, maskToken, tokenSpans } from './tokens.ts';
 
@@ -63,6 +64,13 @@ export interface Masker {
   maskObject(value: unknown, context?: MaskContext): MaskResult;
   /** A `Table` (`application/json;as=Table`): cells by column name and detectors, `rows[].object` as objects. */
   maskTable(table: unknown, context?: MaskContext): MaskResult;
+  /**
+   * A JSON document's text, masked as `maskObject` masks its value and written back as JSON with the input's
+   * indentation and final newline, piece by piece to `emit`. A `*List` or a `Table` is parsed, masked and written an
+   * item (row) at a time, so memory holds the input, the output and one item, not the whole tree. Throws SyntaxError,
+   * as JSON.parse, when `text` is not JSON; the pieces emitted before are then to be discarded.
+   */
+  maskJsonText(text: string, emit: (piece: string) => void, context?: MaskContext): MaskingRecord;
   /** Text (log lines, exec output): every detector the rules enable outside paths. The record's path is `line`. */
   maskText(text: string, context?: MaskContext): MaskResult<string>;
   /**
@@ -103,6 +111,11 @@ export function createMasker(ruleSet: MaskingConfigInput, options: MaskerOptions
   return {
     maskObject: (value, context = {}) => run((walker) => walker.document(value, context)),
     maskTable: (table, context = {}) => run((walker) => walker.table(table, context)),
+    maskJsonText(text, emit, context = {}) {
+      const recorder = new MaskingRecorder();
+      new Walker(engine, recorder).jsonText(text, emit, context);
+      return recorder.toRecord();
+    },
     maskText: (text, context = {}) =>
       run((walker) => walker.text(text, walker.textDetectors(context), () => TEXT_PATH)),
     maskTextWindow(window, cut, context = {}) {
@@ -143,9 +156,44 @@ function isKubernetesObject(value: unknown): value is Json {
   return isObject(value) && typeof value.kind === 'string' && typeof value.apiVersion === 'string';
 }
 
+/** The top-level arrays a document is split at: a list's items, a Table's rows. */
+const SPLIT_KEYS: ReadonlySet<string> = new Set(['items', 'rows']);
+
+function listItemKind(listKind: string, context: MaskContext): string | undefined {
+  return listKind === 'List' ? context.kind : listKind.slice(0, -'List'.length);
+}
+
+function columnNames(table: { columnDefinitions: unknown[] }): string[] {
+  return table.columnDefinitions.map((column) => stringField(column, 'name') ?? '');
+}
+
+/** Writes values as `JSON.stringify(document, null, indent)` writes them at their depth in the document. */
+class JsonWriter {
+  readonly #gap: string;
+  readonly colon: string;
+
+  constructor(indent: string) {
+    // JSON.stringify indents by at most ten characters.
+    this.#gap = indent.slice(0, 10);
+    this.colon = this.#gap ? ': ' : ':';
+  }
+
+  newline(depth: number): string {
+    return this.#gap ? `\n${this.#gap.repeat(depth)}` : '';
+  }
+
+  /** Strings in JSON hold no raw newline: every newline of the text is a line break of the layout. */
+  value(value: unknown, depth: number): string {
+    const text = JSON.stringify(value, null, this.#gap);
+    return this.#gap && depth > 0 ? text.replaceAll('\n', this.newline(depth)) : text;
+  }
+}
+
 /** One masking call: walks a value, keeping the current path for the record. */
 class Walker {
-  readonly #path: Array<string | number> = [];
+  readonly #path: PathKey[] = [];
+  /** The current path, formatted once per distinct path by the recorder; one closure for the whole walk. */
+  readonly #currentPath = () => this.recorder.pathOf(this.#path);
 
   constructor(
     readonly engine: Engine,
@@ -160,25 +208,27 @@ class Walker {
     return this.object(value, kind, stringField(value, 'metadata', 'namespace') ?? context.namespace);
   }
 
+  /** A `*List`: its items each by its own kind, recorded under `$.items[*]`; its other fields by the list's kind. */
   list(list: Json, listKind: string, context: MaskContext): unknown {
-    const itemKind = listKind === 'List' ? context.kind : listKind.slice(0, -'List'.length);
+    const itemKind = listItemKind(listKind, context);
     const state = this.engine.rules.root(listKind, context.namespace);
     const { cover, detectors } = this.enter(state, undefined, this.engine.rules.noDetectors);
     if (cover) return this.cover(list, cover, false, state);
     return this.mapObject(list, (key, value) => {
       if (key !== 'items') return this.child(list, key, value, state.child(key), detectors, 0, false);
       return this.at(key, () =>
-        this.mapArray(value as unknown[], (item, index) =>
-          this.at(index, () =>
-            this.object(
-              item,
-              stringField(item, 'kind') ?? itemKind,
-              stringField(item, 'metadata', 'namespace') ?? context.namespace,
-            ),
-          ),
-        ),
+        this.at(EVERY_ITEM, () => this.mapArray(value as unknown[], (item) => this.listItem(item, itemKind, context))),
       );
     });
+  }
+
+  /** An item of a list, by its own kind and namespace, else the list's. */
+  listItem(item: unknown, itemKind: string | undefined, context: MaskContext): unknown {
+    return this.object(
+      item,
+      stringField(item, 'kind') ?? itemKind,
+      stringField(item, 'metadata', 'namespace') ?? context.namespace,
+    );
   }
 
   /** One Kubernetes object (or any JSON value) at the root of its kind's rules. */
@@ -194,33 +244,128 @@ class Walker {
     );
   }
 
+  /** A Table: its rows recorded under `$.rows[*]`; its other fields (columns, metadata) as they are. */
   table(table: unknown, context: MaskContext): unknown {
     if (!isTable(table)) return this.document(table, context);
-    const rules = this.engine.rules;
-    const columns = table.columnDefinitions.map((column) => stringField(column, 'name') ?? '');
-    const maskRow = (row: Json): Json => {
-      const kind = stringField(row.object, 'kind') ?? context.kind;
-      const namespace = stringField(row.object, 'metadata', 'namespace') ?? context.namespace;
-      const { detectors } = this.enter(rules.root(kind, namespace), undefined, rules.noDetectors);
-      const maskCell = (cell: unknown, index: number) => {
-        const rule = rules.columnRule(columns[index] ?? '', kind, namespace);
-        if (rule) return this.cover(cell, rule, false, rules.dead);
-        return typeof cell === 'string' ? this.string(cell, rules.dead, detectors, 0) : cell;
-      };
-      return this.mapObject(row, (key, value) =>
-        this.at(key, () => {
-          if (key === 'object') return this.object(value, kind, namespace);
-          if (key !== 'cells' || !Array.isArray(value)) return value;
-          return this.mapArray(value, (cell, index) => this.at(index, () => maskCell(cell, index)));
-        }),
-      );
-    };
+    const columns = columnNames(table);
     return this.mapObject(table, (key, rows) => {
       if (key !== 'rows') return rows;
       return this.at(key, () =>
-        this.mapArray(rows as unknown[], (row, index) => (isObject(row) ? this.at(index, () => maskRow(row)) : row)),
+        this.at(EVERY_ITEM, () => this.mapArray(rows as unknown[], (row) => this.row(row, columns, context))),
       );
     });
+  }
+
+  /** A Table row: cells by column rule, else detectors; `object` by its kind. */
+  row(row: unknown, columns: readonly string[], context: MaskContext): unknown {
+    if (!isObject(row)) return row;
+    const rules = this.engine.rules;
+    const kind = stringField(row.object, 'kind') ?? context.kind;
+    const namespace = stringField(row.object, 'metadata', 'namespace') ?? context.namespace;
+    const { detectors } = this.enter(rules.root(kind, namespace), undefined, rules.noDetectors);
+    const maskCell = (cell: unknown, index: number) => {
+      const rule = rules.columnRule(columns[index] ?? '', kind, namespace);
+      if (rule) return this.cover(cell, rule, false, rules.dead);
+      return typeof cell === 'string' ? this.string(cell, rules.dead, detectors, 0) : cell;
+    };
+    return this.mapObject(row, (key, value) =>
+      this.at(key, () => {
+        if (key === 'object') return this.object(value, kind, namespace);
+        if (key !== 'cells' || !Array.isArray(value)) return value;
+        return this.mapArray(value, (cell, index) => this.at(index, () => maskCell(cell, index)));
+      }),
+    );
+  }
+
+  /** maskJsonText: a list or a Table split at its items (rows), any other document parsed whole. */
+  jsonText(text: string, emit: (piece: string) => void, context: MaskContext): void {
+    const writer = new JsonWriter(/^\s*[{[]\r?\n([ \t]+)/.exec(text)?.[1] ?? '');
+    const end = text.endsWith('\n') ? '\n' : '';
+    try {
+      if (this.splitDocument(text, writer, emit, end, context)) return;
+    } catch (error) {
+      // An element's parse error points into the element: the whole text's says where in the input.
+      if (error instanceof SyntaxError) JSON.parse(text);
+      throw error;
+    }
+    emit(writer.value(this.document(JSON.parse(text), context), 0) + end);
+  }
+
+  /**
+   * Writes a list item by item (a Table row by row) when `text` is one: its other members are parsed and masked as
+   * the document without the array, then each element is parsed, masked and written. False, with nothing written,
+   * for any other document.
+   */
+  splitDocument(
+    text: string,
+    writer: JsonWriter,
+    emit: (piece: string) => void,
+    end: string,
+    context: MaskContext,
+  ): boolean {
+    const members = objectLayout(text, SPLIT_KEYS);
+    const split = members?.find((member) => member.elements);
+    if (!members || !split) return false;
+    const shell = JSON.parse(`${text.slice(0, split.start)}[]${text.slice(split.end)}`) as Json;
+    // JSON.parse keeps the last of duplicate keys and puts integer keys first: writing member by member needs neither.
+    const keys = Object.keys(shell);
+    if (keys.length !== members.length || keys.some((key, index) => key !== members[index]!.key)) return false;
+    const maskElement = this.elementMasker(shell, split.key, context);
+    if (!maskElement) return false;
+    const masked = maskElement.shell;
+    emit('{');
+    members.forEach((member, index) => {
+      const head = `${index > 0 ? ',' : ''}${writer.newline(1)}${JSON.stringify(member.key)}${writer.colon}`;
+      if (member === split) this.writeElements(text, split, writer, emit, head, maskElement.element);
+      else emit(head + writer.value(masked[member.key], 1));
+    });
+    emit(`${writer.newline(0)}}${end}`);
+    return true;
+  }
+
+  /** The masked document without its split array, and how to mask each element: a list's items, a Table's rows. */
+  elementMasker(
+    shell: Json,
+    splitKey: string,
+    context: MaskContext,
+  ): { shell: Json; element: (value: unknown) => unknown } | undefined {
+    if (isTable(shell)) {
+      if (splitKey !== 'rows') return undefined;
+      const columns = columnNames(shell);
+      return { shell, element: (row) => this.row(row, columns, context) };
+    }
+    const kind = stringField(shell, 'kind') ?? context.kind;
+    if (splitKey !== 'items' || !kind?.endsWith('List')) return undefined;
+    const rules = this.engine.rules;
+    // A rule covering the whole list masks its items as values, index by index: the whole document's walk does that.
+    if (this.enter(rules.root(kind, context.namespace), undefined, rules.noDetectors).cover) return undefined;
+    const itemKind = listItemKind(kind, context);
+    return {
+      shell: this.list(shell, kind, context) as Json,
+      element: (item) => this.listItem(item, itemKind, context),
+    };
+  }
+
+  /** `"key": [element, …]`, each element parsed, masked and written in turn, recorded under `key[*]`. */
+  writeElements(
+    text: string,
+    split: MemberSpan,
+    writer: JsonWriter,
+    emit: (piece: string) => void,
+    head: string,
+    maskElement: (value: unknown) => unknown,
+  ): void {
+    const elements = split.elements!;
+    if (elements.length === 0) return emit(`${head}[]`);
+    emit(`${head}[`);
+    const newline = writer.newline(2);
+    this.#path.push(split.key, EVERY_ITEM);
+    for (let index = 0; index < elements.length; index += 2) {
+      const element = maskElement(JSON.parse(text.slice(elements[index], elements[index + 1])));
+      emit(`${index > 0 ? ',' : ''}${newline}${writer.value(element, 2)}`);
+    }
+    this.#path.length -= 2;
+    emit(`${writer.newline(1)}]`);
   }
 
   /** The detectors that apply to text: those enabled at the root of an object in the context's kind and namespace. */
@@ -270,7 +415,7 @@ class Walker {
   }
 
   /** Runs `walk` with `key` appended to the current path. */
-  at<T>(key: string | number, walk: () => T): T {
+  at<T>(key: PathKey, walk: () => T): T {
     this.#path.push(key);
     const result = walk();
     this.#path.pop();
@@ -325,7 +470,7 @@ class Walker {
       const lines = decodeKeyValueText(text);
       if (lines) return this.keyValueLines(text, lines, state, detectors, nesting + 1);
     }
-    return this.text(text, detectors, () => formatJsonPath(this.#path));
+    return this.text(text, detectors, this.#currentPath);
   }
 
   /** A decoded document continues the path it was found at, unless it is a Kubernetes object: then its kind rules. */
@@ -409,7 +554,7 @@ class Walker {
   }
 
   token(rule: CompiledRule, value: string): string {
-    this.recorder.add(formatJsonPath(this.#path), rule.by);
+    this.recorder.add(this.recorder.pathOf(this.#path), rule.by);
     return maskToken(
       rule.action as Exclude<CompiledRule['action'], { action: 'keep' }>,
       rule.label,

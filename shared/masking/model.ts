@@ -60,14 +60,18 @@ export const TOKEN_PREFIXES = ['[MASKED:', '[HASH:'] as const;
 
 /** One line of the masking record: where, why, how many — never the value. */
 export interface MaskingRecordEntry {
-  /** JSON path of the masked value (`$.items[3].spec.containers[0].env[2].value`), or `line` for text. */
+  /** JSON path of the masked value (`$.items[*].spec.containers[0].env[2].value`), or `line` for text. */
   path: string;
   /** `detector:<name>` or `rule:<rule name>`. */
   by: string;
   count: number;
 }
 
-/** What one response (object, list, table, watch event, log chunk) had masked. */
+/**
+ * What one response (object, list, table, watch event, log chunk) had masked. The items of a `*List` and the rows of a
+ * `Table` count together: a path under `items[i]` (`rows[i]`) is recorded once as `$.items[*]…` (`$.rows[*]…`) with the
+ * count summed, so a list's record is as long as one item's, not as the list.
+ */
 export interface MaskingRecord {
   entries: MaskingRecordEntry[];
   /** Sum of the entries' counts. */

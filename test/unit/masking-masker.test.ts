@@ -203,7 +203,7 @@ describe('maskObject', () => {
     const items = (value as typeof list).items;
     expect(unb64(items[0]!.data.token)).toBe('[MASKED:SECRET]');
     expect(items[1]!.data.token).toBe('abc');
-    expect(record.entries).toEqual([{ path: '$.items[0].data.token', by: 'rule:secret-data', count: 1 }]);
+    expect(record.entries).toEqual([{ path: '$.items[*].data.token', by: 'rule:secret-data', count: 1 }]);
   });
 
   it('takes the kind of list items without one from the list kind', () => {
@@ -338,12 +338,87 @@ describe('maskTable', () => {
     expect(rows[0]!.cells).toEqual(['claim-1', '[MASKED:NAME]', 'ssn [MASKED:SSN]', 40]);
     expect(rows[1]!.cells).toEqual(['claim-2', '[MASKED:NAME]', 'ok', 41]);
     expect(rows[0]!.object!.metadata.annotations.n).toBe('[MASKED:SSN]');
-    expect(record.entries.map((e) => `${e.path} ${e.by}`)).toEqual([
-      '$.rows[0].cells[1] rule:person-names',
-      '$.rows[0].cells[2] detector:ssn',
-      '$.rows[0].object.metadata.annotations.n detector:ssn',
-      '$.rows[1].cells[1] rule:person-names',
+    expect(record.entries.map((e) => `${e.path} ${e.by} ${e.count}`)).toEqual([
+      '$.rows[*].cells[1] rule:person-names 2',
+      '$.rows[*].cells[2] detector:ssn 1',
+      '$.rows[*].object.metadata.annotations.n detector:ssn 1',
     ]);
     expect(masker().maskObject(table).value).toEqual(value);
+  });
+});
+
+describe('maskJsonText', () => {
+  const podList = {
+    apiVersion: 'v1',
+    kind: 'PodList',
+    metadata: { resourceVersion: '42', continue: `token ${SSN}` },
+    items: [pod(), pod('billing'), { kind: 'Secret', apiVersion: 'v1', data: { token: b64('abc') } }],
+  };
+  const maskText = (text: string) => {
+    const pieces: string[] = [];
+    const record = masker().maskJsonText(text, (piece) => pieces.push(piece));
+    return { output: pieces.join(''), record, pieces };
+  };
+  /** What maskObject gives, written as the CLI wrote it before lists were split. */
+  const whole = (value: unknown, indent?: string, end = '') => {
+    const { value: masked, record } = masker().maskObject(value);
+    return { output: `${JSON.stringify(masked, null, indent)}${end}`, record };
+  };
+
+  it.each([
+    ['compact', undefined, ''],
+    ['two-space indented with a final newline', '  ', '\n'],
+    ['tab indented', '\t', ''],
+  ])('writes a %s list item by item, byte for byte as maskObject and JSON.stringify', (_, indent, end) => {
+    const { output, record, pieces } = maskText(`${JSON.stringify(podList, null, indent)}${end}`);
+    expect(output).toBe(whole(podList, indent, end).output);
+    expect(record).toEqual(whole(podList).record);
+    expect(pieces.length).toBeGreaterThan(podList.items.length);
+  });
+
+  it('masks the fields around the items wherever they are, and empty lists', () => {
+    const itemsFirst = { items: podList.items, kind: 'PodList', apiVersion: 'v1', metadata: podList.metadata };
+    expect(maskText(JSON.stringify(itemsFirst)).output).toBe(whole(itemsFirst).output);
+    const empty = { ...podList, items: [] };
+    expect(maskText(JSON.stringify(empty, null, 2)).output).toBe(whole(empty, '  ').output);
+  });
+
+  it('records each list item under $.items[*], counted', () => {
+    const { record } = maskText(JSON.stringify(podList));
+    expect(record.entries).toContainEqual({
+      path: '$.items[*].spec.containers[0].env[0].value',
+      by: 'rule:phi-env',
+      count: 2,
+    });
+    expect(record.entries.every((entry) => !/\[\d+\]\./.test(entry.path.slice(0, 10)))).toBe(true);
+  });
+
+  it('writes Tables row by row and other documents whole, as maskObject does', () => {
+    const table = {
+      kind: 'Table',
+      apiVersion: 'meta.k8s.io/v1',
+      columnDefinitions: [{ name: 'Name' }, { name: 'Note' }],
+      rows: [{ cells: ['a', `ssn ${SSN}`] }, { cells: ['b', 'ok'] }],
+    };
+    for (const value of [table, pod(), [pod()], { items: [pod()] }, { kind: 'PodList', items: [pod()], 1: 'x' }]) {
+      expect(maskText(JSON.stringify(value, null, 2)).output).toBe(whole(value, '  ').output);
+    }
+  });
+
+  it('keeps the last of duplicate keys, as JSON.parse does', () => {
+    const text = `{"kind":"PodList","items":[{"a":"${SSN}"}],"items":[]}`;
+    expect(maskText(text).output).toBe(whole(JSON.parse(text)).output);
+  });
+
+  it('throws the whole text’s SyntaxError when an item is not JSON', () => {
+    const text = `{"kind":"PodList","items":[{"a":1},{"b":tru}]}`;
+    expect(() => maskText(text)).toThrow(SyntaxError);
+    let message = '';
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(() => maskText(text)).toThrow(message);
   });
 });
