@@ -148,7 +148,7 @@ export function createTextMasker(masker: Masker, options: TextMaskerOptions = {}
     throw new RangeError('overlapChars must be at least 1 and at most half of maxLineChars');
   }
   const recorder = new MaskingRecorder();
-  const decoder = new TextDecoder('utf-8');
+  const decoder = new Utf8ChunkDecoder();
   let pending = '';
 
   const mask = (text: string): string => {
@@ -173,7 +173,7 @@ export function createTextMasker(masker: Masker, options: TextMaskerOptions = {}
 
   return {
     push(chunk) {
-      const text = pending + decoder.decode(chunk, { stream: true });
+      const text = pending + decoder.decode(chunk);
       const lastNewline = text.lastIndexOf('\n');
       const lines = lastNewline >= 0 ? mask(text.slice(0, lastNewline + 1)) : '';
       pending = lastNewline >= 0 ? text.slice(lastNewline + 1) : text;
@@ -181,7 +181,7 @@ export function createTextMasker(masker: Masker, options: TextMaskerOptions = {}
       return out === '' ? [] : [ENCODER.encode(out)];
     },
     end() {
-      pending += decoder.decode();
+      pending += decoder.end();
       const out = drainLongLine() + mask(pending);
       pending = '';
       return out === '' ? [] : [ENCODER.encode(out)];
@@ -190,4 +190,53 @@ export function createTextMasker(masker: Masker, options: TextMaskerOptions = {}
       return recorder.toRecord();
     },
   };
+}
+
+/**
+ * Decodes a UTF-8 stream chunk by chunk as `new TextDecoder('utf-8')` with `stream: true` does (a leading BOM dropped,
+ * bytes that are not UTF-8 as U+FFFD), but through Buffer's decoder, which is several times faster on the ASCII of logs:
+ * the bytes of a character the chunk does not complete wait for the next chunk.
+ */
+class Utf8ChunkDecoder {
+  #carried: Uint8Array = new Uint8Array(0);
+  #atStart = true;
+
+  decode(chunk: Uint8Array): string {
+    let bytes = chunk;
+    if (this.#carried.length > 0) {
+      bytes = new Uint8Array(this.#carried.length + chunk.length);
+      bytes.set(this.#carried);
+      bytes.set(chunk, this.#carried.length);
+    }
+    const complete = bytes.length - incompleteTail(bytes);
+    // A copy: the transport may reuse its buffer once push returns.
+    this.#carried = bytes.slice(complete);
+    return this.#text(Buffer.from(bytes.buffer, bytes.byteOffset, complete).toString('utf8'));
+  }
+
+  /** What is left: an incomplete character becomes U+FFFD. */
+  end(): string {
+    const carried = this.#carried;
+    this.#carried = new Uint8Array(0);
+    return this.#text(Buffer.from(carried.buffer, carried.byteOffset, carried.length).toString('utf8'));
+  }
+
+  #text(text: string): string {
+    if (!this.#atStart || text === '') return text;
+    this.#atStart = false;
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  }
+}
+
+/** How many bytes at the end of `bytes` begin a character they do not finish (a lead byte short of its continuations). */
+function incompleteTail(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back += 1) {
+    const byte = bytes[bytes.length - back]!;
+    if (byte < 0x80) return 0;
+    if (byte >= 0xc0) {
+      const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+      return length > back ? back : 0;
+    }
+  }
+  return 0;
 }
