@@ -5,15 +5,13 @@
  * `YYYYMMDD` (a resourceVersion shape) and month-year alone are not dates here. The span covers the time part when there
  * is one.
  */
-import { endsToken, hasContextBefore, isLetter, startsToken } from './characters.ts';
+import { endsToken, hasContextBefore, isDigit, isLetter, numberAt, startsToken } from './characters.ts';
 
 export type DateMode = 'contextual' | 'all';
 
 const YEAR = '(?:1[89]|2[01])\\d\\d';
 const MONTH_NAME =
   '(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)';
-/** 2024-03-05, 2024/03/05 */
-const YEAR_FIRST = new RegExp(`${YEAR}([-/])(\\d\\d?)\\1(\\d\\d?)`, 'y');
 /** 03/05/1980, 5-3-1980, 05.03.1980 (month or day first: either reading may hold) */
 const YEAR_LAST = new RegExp(`(\\d\\d?)([-/.])(\\d\\d?)\\2${YEAR}`, 'y');
 /** 5 Mar 1980, 05-Mar-1980, 5th March, 1980 */
@@ -52,10 +50,9 @@ export function detectDate(text: string, start: number, runEnd: number, mode: Da
   const digits = runEnd - start;
   const next = text.charCodeAt(runEnd);
   let match: RegExpExecArray | null = null;
+  let dateEnd = -1;
   if (digits === 4 && (next === 45 || next === 47)) {
-    YEAR_FIRST.lastIndex = start;
-    match = YEAR_FIRST.exec(text);
-    if (match && !isDayAndMonth(Number(match[3]), Number(match[2]))) match = null;
+    dateEnd = yearFirstEnd(text, start, next);
   } else if (digits <= 2) {
     if (next === 45 || next === 47 || next === 46) {
       YEAR_LAST.lastIndex = start;
@@ -72,13 +69,37 @@ export function detectDate(text: string, start: number, runEnd: number, mode: Da
       if (match && !isDayAndMonth(Number(match[1]), 1)) match = null;
     }
     if (!match) return detectMonthFirst(text, start, mode);
+    dateEnd = start + match[0].length;
   }
-  if (!match) return undefined;
-  const dateEnd = start + match[0].length;
+  if (dateEnd < 0) return undefined;
   // A date inside a path (`/logs/2024/03/05/`) is a directory, not a person's date.
-  const separator = match[0].charCodeAt(digits);
+  const separator = text.charCodeAt(runEnd);
   if (separator === 47 && (text.charCodeAt(start - 1) === 47 || text.charCodeAt(dateEnd) === 47)) return undefined;
   return finish(text, start, dateEnd, mode);
+}
+
+/**
+ * `2024-03-05`, `2024/3/5` (the year's four digits at `start`, then `separator`): where the date part ends, or -1. Read
+ * by char codes, as the regular expression `(?:1[89]|2[01])\d\d([-/])(\d\d?)\1(\d\d?)` would match it: a log line
+ * starts with one, so it is the commonest date there is.
+ */
+function yearFirstEnd(text: string, start: number, separator: number): number {
+  const century = numberAt(text, start, start + 2);
+  if (century < 18 || century > 21) return -1;
+  const monthStart = start + 5;
+  const monthEnd = digitRunEnd(text, monthStart, 2);
+  if (monthEnd === monthStart || text.charCodeAt(monthEnd) !== separator) return -1;
+  const dayStart = monthEnd + 1;
+  const dayEnd = digitRunEnd(text, dayStart, 2);
+  if (dayEnd === dayStart) return -1;
+  return isDayAndMonth(numberAt(text, dayStart, dayEnd), numberAt(text, monthStart, monthEnd)) ? dayEnd : -1;
+}
+
+/** The end of the digits from `at`, at most `most` of them. */
+function digitRunEnd(text: string, at: number, most: number): number {
+  let end = at;
+  while (end < at + most && isDigit(text.charCodeAt(end))) end += 1;
+  return end;
 }
 
 const MONTH_PREFIXES = new Set(

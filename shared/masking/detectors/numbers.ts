@@ -117,13 +117,18 @@ export function detectMbi(text: string, start: number, runEnd: number): number {
 /** `4111 1111 1111 1111`, `3782-822463-10005`: one separator throughout. */
 const CARD_GROUPED = /\d{4}([ -])\d{4,6}(?:\1\d{1,5}){1,3}(?!\d)/y;
 
+/** The shape CARD_GROUPED starts with, tested before it runs: `2024-03-05` and `8080 ` fail here. */
+function isCardSeparator(code: number): boolean {
+  return code === SPACE || code === DASH;
+}
+
 /** Card numbers: 13–19 digits, bare or grouped, a known issuer prefix and a valid Luhn check digit. */
 export function detectCreditCard(text: string, start: number, runEnd: number): number {
   const digits = runEnd - start;
   let end = -1;
   if (digits >= 13 && digits <= 19) {
     end = runEnd;
-  } else if (digits === 4 && isDigit(text.charCodeAt(runEnd + 1))) {
+  } else if (digits === 4 && isCardSeparator(text.charCodeAt(runEnd)) && digitsAt(text, runEnd + 1, 4)) {
     CARD_GROUPED.lastIndex = start;
     if (CARD_GROUPED.test(text)) end = CARD_GROUPED.lastIndex;
   }
