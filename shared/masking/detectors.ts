@@ -39,7 +39,15 @@ function addResolved(found: Detection[], detection: Detection): void {
   found.push(detection);
 }
 
+/** The characters the scan loop acts on: digits, and `@ ? & + ( : [` (see the switch in `scan`). */
+const STARTS_SOMETHING = new Uint8Array(128);
+for (const character of '0123456789@?&+(:[') STARTS_SOMETHING[character.charCodeAt(0)] = 1;
+
+/** The letters right after the `[` of the token prefixes: a `[` before anything else is passed at once. */
+const TOKEN_SECOND_CHARACTERS = new Set(TOKEN_PREFIXES.map((prefix) => prefix.charCodeAt(1)));
+
 function tokenEnd(text: string, start: number): number {
+  if (!TOKEN_SECOND_CHARACTERS.has(text.charCodeAt(start + 1))) return -1;
   if (!TOKEN_PREFIXES.some((prefix) => text.startsWith(prefix, start))) return -1;
   const close = text.indexOf(']', start);
   return close < 0 ? -1 : close + 1;
@@ -112,6 +120,11 @@ export function createTextScanner(options: ScannerOptions = {}): TextScanner {
     let index = 0;
     while (index < length) {
       const code = text.charCodeAt(index);
+      // Most characters start nothing: one table lookup passes them.
+      if (code >= 128 || STARTS_SOMETHING[code] === 0) {
+        index += 1;
+        continue;
+      }
       if (isDigit(code)) {
         sawDigit = true;
         let runEnd = index + 1;
