@@ -150,6 +150,12 @@ export function createTextMasker(masker: Masker, options: TextMaskerOptions = {}
   const recorder = new MaskingRecorder();
   const decoder = new Utf8ChunkDecoder();
   let pending = '';
+  /**
+   * The bytes `pending` comes from (an unfinished character's included), kept from the first newline on while no window
+   * is taken from the line. The next lines are then decoded from bytes in one piece, a flat string: scanning the join of
+   * `pending` and a chunk, or a slice of it, costs V8 about 15% more per character.
+   */
+  let pendingBytes: Uint8Array[] | undefined;
 
   const mask = (text: string): string => {
     if (text === '') return text;
@@ -167,16 +173,27 @@ export function createTextMasker(masker: Masker, options: TextMaskerOptions = {}
       recorder.addRecord(masked.record);
       out += masked.text;
       pending = pending.slice(Math.max(1, masked.consumed));
+      pendingBytes = undefined;
     }
     return out;
   };
 
   return {
     push(chunk) {
-      const text = pending + decoder.decode(chunk);
-      const lastNewline = text.lastIndexOf('\n');
-      const lines = lastNewline >= 0 ? mask(text.slice(0, lastNewline + 1)) : '';
-      pending = lastNewline >= 0 ? text.slice(lastNewline + 1) : text;
+      const newline = chunk.lastIndexOf(NEWLINE);
+      let lines = '';
+      if (newline >= 0 && pendingBytes) {
+        lines = mask(decoder.decodeLines([...pendingBytes, chunk.subarray(0, newline + 1)]));
+        pending = decoder.decode(chunk.subarray(newline + 1));
+      } else {
+        const text = pending + decoder.decode(chunk);
+        const lastNewline = text.lastIndexOf('\n');
+        if (lastNewline >= 0) lines = mask(text.slice(0, lastNewline + 1));
+        pending = lastNewline >= 0 ? text.slice(lastNewline + 1) : text;
+      }
+      // Copies: the transport may reuse its buffer once push returns.
+      if (newline >= 0) pendingBytes = [chunk.slice(newline + 1)];
+      else pendingBytes?.push(chunk.slice());
       const out = lines + drainLongLine();
       return out === '' ? [] : [ENCODER.encode(out)];
     },
@@ -212,6 +229,16 @@ class Utf8ChunkDecoder {
     // A copy: the transport may reuse its buffer once push returns.
     this.#carried = bytes.slice(complete);
     return this.#text(Buffer.from(bytes.buffer, bytes.byteOffset, complete).toString('utf8'));
+  }
+
+  /**
+   * Lines whose bytes the caller kept, what this decoder carried included (so it is dropped); they end with a newline,
+   * so nothing is carried after them.
+   */
+  decodeLines(pieces: readonly Uint8Array[]): string {
+    this.#carried = new Uint8Array(0);
+    const bytes = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    return this.#text(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
   }
 
   /** What is left: an incomplete character becomes U+FFFD. */
