@@ -7,7 +7,7 @@
  * along the paths to masked values, and the input is never modified. The JSON path of a value is formatted only when
  * something there is masked.
  */
-import { detectorLabel, type MaskingRecord, type TextScanner } from './model.ts';
+import { DETECTOR_NAMES, detectorLabel, type MaskingRecord, type TextScanner } from './model.ts';
 import {
   decodeBase64Text,
   decodeJsonText,
@@ -83,6 +83,8 @@ export interface Masker {
 /** Nested encodings decoded at most this deep (JSON in YAML in base64 is three). */
 const MAX_NESTING = 4;
 const TEXT_PATH = 'line';
+/** `detector:<name>` made once: a log masks a value or more per line, and the record looks each one up by this key. */
+const DETECTOR_RECORD_NAMES = new Map(DETECTOR_NAMES.map((name) => [name, `detector:${name}`]));
 
 /**
  * Compiles the rules once (defaults appended unless `defaults: false`) and returns the masker. Throws MaskingRulesError
@@ -581,7 +583,7 @@ class Walker {
         text.slice(last, detection.start) +
         maskToken(action, label, text.slice(detection.start, detection.end), this.engine.hashKey);
       last = detection.end;
-      this.recorder.add((where ??= path()), `detector:${detection.detector}`);
+      this.recorder.add((where ??= path()), DETECTOR_RECORD_NAMES.get(detection.detector)!);
     }
     return last === 0 ? text : masked + text.slice(last);
   }
