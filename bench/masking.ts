@@ -398,7 +398,12 @@ export function maskingMarkdown(report: MaskingBenchReport): string {
   const profileTable = (summary: ProfileSummary) =>
     table(
       ['function (file)', 'self ms', 'share of busy time'],
-      summary.top.map((line) => [`\`${line.fn}\``, ms(line.selfMs, 0), `${line.percent.toFixed(1)}%`]),
+      // A regular expression's `|` would end the table cell: GitHub's tables take `\|`, in code spans too.
+      summary.top.map((line) => [
+        `\`${line.fn.replaceAll('|', '\\|')}\``,
+        ms(line.selfMs, 0),
+        `${line.percent.toFixed(1)}%`,
+      ]),
     );
   const areas = (summary: ProfileSummary) =>
     summary.areas.map(({ area, percent }) => `${area} ${percent.toFixed(0)}%`).join(', ');
