@@ -23,7 +23,9 @@ import { APPROVE_ACTION_ID, DENY_ACTION_ID } from '../../shared/slack/messages.t
 import { signSlackRequest } from '../../shared/slack/signature.ts';
 import { LOCAL_AUDIENCE, startLocal, type LocalOptions, type LocalRuntime } from '../../local/start.ts';
 import { call, type ApiResponse, type CallOptions } from './api.ts';
-import { testConfig } from './local.ts';
+import { eventually, testConfig } from './local.ts';
+
+export { eventually };
 
 export const SLACK_BOT_TOKEN = 'xoxb-test';
 export const SRE_CHANNEL = 'C0SRE';
@@ -398,17 +400,6 @@ export async function startApprovalLocal(options: ApprovalTestLocalOptions = {})
     },
   };
   return t;
-}
-
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** The event types of a stream, in order. */
