@@ -12,12 +12,12 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { DynamoDbChainStore } from '#shared/adapters/aws/dynamodb-chain-store.ts';
+import { DAY_MS, startOfUtcDay } from '#shared/evidence/archive-layout.ts';
 import { readArchiveEvidence } from '#shared/evidence/evidence-reader.ts';
 import { verifyEvidence, type EvidenceSummary } from '#shared/evidence/verifier.ts';
 import { getArchiveRuntime } from './lib/archive-runtime.ts';
 import { logger, metrics, tracer } from './lib/observability.ts';
 
-const DAY_MS = 86_400_000;
 let dynamodb: DynamoDBClient | undefined;
 
 export const handler = middy<unknown, { day: string; gaps: number; summary: EvidenceSummary }, Error, Context>()
@@ -30,7 +30,7 @@ export const handler = middy<unknown, { day: string; gaps: number; summary: Evid
     dynamodb ??= tracer.captureAWSv3Client(new DynamoDBClient({}));
     const { archive, clock } = getArchiveRuntime();
     const now = clock.now();
-    const to = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS);
+    const to = startOfUtcDay(now);
     const from = new Date(to.getTime() - DAY_MS);
     const input = await readArchiveEvidence({
       store: archive,

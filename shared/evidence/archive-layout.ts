@@ -90,6 +90,12 @@ export function hourStart(time: Date): Date {
 }
 
 export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+/** The start of the UTC day that holds `time`. */
+export function startOfUtcDay(time: Date): Date {
+  return new Date(Math.floor(time.getTime() / DAY_MS) * DAY_MS);
+}
 
 /** `YYYY-MM-DD/HH` of the UTC hour holding `time`. */
 function hourPath(time: Date): string {

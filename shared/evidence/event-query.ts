@@ -7,10 +7,9 @@ import * as z from 'zod';
 import { RequestValidationError, validationErrorFrom } from '../access/errors.ts';
 import { canonicalJson } from '../audit/chain.ts';
 import type { AuditEvent } from '../audit/event.ts';
-import { sha256Hex } from './archive-layout.ts';
+import { DAY_MS, sha256Hex } from './archive-layout.ts';
 import type { AuditEventTimeline, EventPosition } from './ports.ts';
 
-export const DAY_MS = 86_400_000;
 /** Without `from`, a query covers the last day. */
 export const DEFAULT_RANGE_MS = DAY_MS;
 /** A query reads at most a month of the byTime index, day partition by day partition. */

@@ -4,6 +4,7 @@
  * the bucket and the table are ports.
  */
 import {
+  DAY_MS,
   DIGESTS_PREFIX,
   EVENTS_PREFIX,
   HOUR_MS,
@@ -12,6 +13,7 @@ import {
   hourStart,
   parseArchiveObjectKey,
   parseDigestKey,
+  startOfUtcDay,
 } from './archive-layout.ts';
 import type { ArchiveStore, AuditEventRange } from './ports.ts';
 import type { DigestTrust, EvidenceInput, StoredObject } from './verifier.ts';
@@ -28,8 +30,6 @@ export interface ArchiveEvidenceOptions {
   /** Parallel GETs. */
   concurrency?: number;
 }
-
-const DAY_MS = 86_400_000;
 
 /** Everything `verifyEvidence` needs about a bucket's range. */
 export async function readArchiveEvidence(options: ArchiveEvidenceOptions): Promise<EvidenceInput> {
@@ -88,7 +88,7 @@ export async function readArchiveEvidence(options: ArchiveEvidenceOptions): Prom
     ? { pinned: options.pinnedPublicKey }
     : { published: await publishedKeys(store) };
 
-  const dynamoRange = range ?? { from: new Date(Math.floor(earliest / DAY_MS) * DAY_MS), to: now };
+  const dynamoRange = range ?? { from: startOfUtcDay(new Date(earliest)), to: now };
   const dynamoEvents = options.events ? await options.events.queryRange(dynamoRange.from, dynamoRange.to) : undefined;
 
   return {
@@ -118,7 +118,7 @@ async function publishedKeys(store: ArchiveStore): Promise<Map<string, string>> 
 function eventPrefixes(range: { from: Date; to: Date } | undefined): string[] {
   if (!range) return [EVENTS_PREFIX];
   const prefixes: string[] = [];
-  for (let day = Math.floor(range.from.getTime() / DAY_MS) * DAY_MS; day < range.to.getTime(); day += DAY_MS) {
+  for (let day = startOfUtcDay(range.from).getTime(); day < range.to.getTime(); day += DAY_MS) {
     prefixes.push(`${EVENTS_PREFIX}${new Date(day).toISOString().slice(0, 10)}/`);
   }
   return prefixes;

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AuditEvent } from '../audit/event.ts';
+import { DAY_MS, HOUR_MS } from './archive-layout.ts';
 
 export interface DigestSummary {
   hour: string;
@@ -450,7 +451,8 @@ function coverageSection(input: EvidenceReportInput): string {
 function timeChart(stories: RequestStory[], range: { from: string; to: string }): string {
   const from = Date.parse(range.from);
   const to = Date.parse(range.to);
-  const bucketMs = to - from <= 2 * 86_400_000 ? 3_600_000 : 86_400_000;
+  const hourly = to - from <= 2 * DAY_MS;
+  const bucketMs = hourly ? HOUR_MS : DAY_MS;
   const start = Math.floor(from / bucketMs) * bucketMs;
   const count = Math.max(1, Math.ceil((to - start) / bucketMs));
   const requests = new Array<number>(count).fill(0);
@@ -473,7 +475,7 @@ function timeChart(stories: RequestStory[], range: { from: string; to: string })
   const bars = requests
     .map((value, index) => {
       const x = left + index * slot;
-      const label = new Date(start + index * bucketMs).toISOString().slice(0, bucketMs === 3_600_000 ? 13 : 10);
+      const label = new Date(start + index * bucketMs).toISOString().slice(0, hourly ? 13 : 10);
       return `<g data-bucket="${attr(label)}" data-requests="${value}" data-grants="${grants[index]}"><title>${esc(label)}: ${value} requested, ${grants[index]} granted</title><rect x="${num(x)}" y="${num(y(value))}" width="${num(barWidth)}" height="${num(y(0) - y(value))}" fill="#3b6ea5"/><rect x="${num(x + barWidth + 1)}" y="${num(y(grants[index]!))}" width="${num(barWidth)}" height="${num(y(0) - y(grants[index]!))}" fill="#3a9a5b"/></g>`;
     })
     .join('');
@@ -484,19 +486,19 @@ function timeChart(stories: RequestStory[], range: { from: string; to: string })
         ? `<text x="${num(left + index * slot)}" y="${height - 8}" font-size="11" fill="#555">${esc(
             new Date(start + index * bucketMs)
               .toISOString()
-              .slice(bucketMs === 3_600_000 ? 5 : 0, bucketMs === 3_600_000 ? 13 : 10)
+              .slice(hourly ? 5 : 0, hourly ? 13 : 10)
               .replace('T', ' '),
-          )}${bucketMs === 3_600_000 ? 'h' : ''}</text>`
+          )}${hourly ? 'h' : ''}</text>`
         : '',
     )
     .join('');
   return `<svg data-chart="access-over-time" role="img" aria-labelledby="chart-time-title" viewBox="0 0 ${width} ${height}" width="100%">
-<title id="chart-time-title">Access requested (blue) and granted (green) per ${bucketMs === 3_600_000 ? 'hour' : 'day'}</title>
+<title id="chart-time-title">Access requested (blue) and granted (green) per ${hourly ? 'hour' : 'day'}</title>
 <line x1="${left}" y1="${num(y(0))}" x2="${width - 8}" y2="${num(y(0))}" stroke="#999"/>
 <text x="4" y="${num(y(max) + 4)}" font-size="11" fill="#555">${max}</text><text x="4" y="${num(y(0))}" font-size="11" fill="#555">0</text>
 ${bars}${ticks}
 </svg>
-<p class="legend"><span class="swatch requests"></span> requested <span class="swatch grants"></span> granted, per ${bucketMs === 3_600_000 ? 'hour' : 'day'} (UTC)</p>`;
+<p class="legend"><span class="swatch requests"></span> requested <span class="swatch grants"></span> granted, per ${hourly ? 'hour' : 'day'} (UTC)</p>`;
 }
 
 function clusterChart(stories: RequestStory[]): string {

@@ -5,6 +5,7 @@ import { ChainConflictError } from '../../audit/audit-log.ts';
 import type { ChainStore } from '../../audit/audit-log.ts';
 import type { ChainHead } from '../../audit/chain.ts';
 import type { AuditEvent } from '../../audit/event.ts';
+import { DAY_MS, startOfUtcDay } from '../../evidence/archive-layout.ts';
 import type { EventPosition } from '../../evidence/ports.ts';
 import { EVENTS_TABLE, StoreError, documentClient, isConditionalCheckFailed, timeIndexKeys } from './tables.ts';
 
@@ -182,12 +183,6 @@ export class DynamoDbChainStore implements ChainStore {
     }
     return events;
   }
-}
-
-const DAY_MS = 86_400_000;
-
-function startOfUtcDay(time: Date): Date {
-  return new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), time.getUTCDate()));
 }
 
 /** An event as it was appended: the item without the table's and the index's key attributes. */
