@@ -189,10 +189,9 @@ async function maskInput(
       chosen === 'watch' ? createWatchMasker(masker, { context }) : createTextMasker(masker, { context }),
     );
 
-  const bytes: Uint8Array[] = [];
-  for await (const chunk of all()) bytes.push(chunk);
-  const text = Buffer.concat(bytes).toString('utf8');
-  const json = maskJson(text, masker, context);
+  // The document's bytes are held, never a decoded copy: the masker decodes it an item at a time.
+  const bytes = await readAll(all());
+  const json = maskJson(bytes, masker, context);
   if (json.ok) {
     for (const piece of json.pieces) await write(piece);
     return json.record;
@@ -201,10 +200,16 @@ async function maskInput(
   // Looked like JSON but is not (JSON lines of a log): text masking fits any input.
   return streamMasked(
     (async function* () {
-      yield* bytes;
+      yield bytes;
     })(),
     createTextMasker(masker, { context }),
   );
+}
+
+async function readAll(input: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of input) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 /** `json` for an object or array, `watch` for a stream of watch events, `text` for anything else. */
@@ -219,13 +224,13 @@ function sniff(head: string): Exclude<Format, 'auto'> {
  * masked as text instead. JSON.parse's message quotes the input, which may be PHI: only the position is kept.
  */
 function maskJson(
-  text: string,
+  bytes: Buffer,
   masker: Masker,
   context: MaskContext,
 ): { ok: true; pieces: string[]; record: MaskingRecord } | { ok: false; position: string } {
   const pieces: string[] = [];
   try {
-    const record = masker.maskJsonText(text, (piece) => pieces.push(piece), context);
+    const record = masker.maskJsonText(bytes, (piece) => pieces.push(piece), context);
     return { ok: true, pieces, record };
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;

@@ -1,8 +1,10 @@
 /**
- * Where the members of a JSON object text lie, and the elements of a list's `items` (or a Table's `rows`), found in one
- * pass that jumps over strings with `indexOf`: the masker then parses, masks and writes a list item by item instead of
- * as one tree, so its memory is the input, the output and one item. It does not validate: every span it returns is
- * given to JSON.parse, which does; a text it cannot lay out is parsed whole.
+ * Where the members of a JSON object lie in its UTF-8 bytes, and the elements of a list's `items` (or a Table's `rows`),
+ * found in one pass that jumps over strings with `indexOf`: the masker then decodes, parses, masks and writes a list
+ * item by item instead of as one tree, so its memory is the input's bytes, the output and one item (never a decoded copy
+ * of the whole input). Byte offsets are safe to scan: every structural character is ASCII, and no byte of a multi-byte
+ * UTF-8 character is. It does not validate: every span it returns is given to JSON.parse, which does; input it cannot
+ * lay out is parsed whole.
  */
 
 /** One top-level member: its key and the `[start, end)` of its value; `elements` for an array under a split key. */
@@ -10,7 +12,7 @@ export interface MemberSpan {
   key: string;
   start: number;
   end: number;
-  /** `[start, end)` of each element, flat: `[start0, end0, start1, end1, …]`. */
+  /** `[start, end)` of each element in bytes, flat: `[start0, end0, start1, end1, …]`. */
   elements?: number[];
 }
 
@@ -27,35 +29,35 @@ function isSpace(code: number): boolean {
   return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 }
 
-function skipSpace(text: string, index: number): number {
-  while (index < text.length && isSpace(text.charCodeAt(index))) index += 1;
+function skipSpace(bytes: Buffer, index: number): number {
+  while (index < bytes.length && isSpace(bytes[index]!)) index += 1;
   return index;
 }
 
 /** The index after the string opening at `quote`, or -1: a `"` ends it unless an odd run of backslashes precedes it. */
-function stringEnd(text: string, quote: number): number {
+function stringEnd(bytes: Buffer, quote: number): number {
   let from = quote + 1;
   for (;;) {
-    const close = text.indexOf('"', from);
+    const close = bytes.indexOf(QUOTE, from);
     if (close < 0) return -1;
     let backslash = close - 1;
-    while (text.charCodeAt(backslash) === BACKSLASH) backslash -= 1;
+    while (bytes[backslash] === BACKSLASH) backslash -= 1;
     if ((close - 1 - backslash) % 2 === 0) return close + 1;
     from = close + 1;
   }
 }
 
 /** The index after the value starting at `start`, or -1. */
-function valueEnd(text: string, start: number): number {
-  const first = text.charCodeAt(start);
-  if (first === QUOTE) return stringEnd(text, start);
+function valueEnd(bytes: Buffer, start: number): number {
+  const first = bytes[start];
+  if (first === QUOTE) return stringEnd(bytes, start);
   let index = start;
   if (first === OPEN_BRACE || first === OPEN_BRACKET) {
     let depth = 0;
-    while (index < text.length) {
-      const code = text.charCodeAt(index);
+    while (index < bytes.length) {
+      const code = bytes[index];
       if (code === QUOTE) {
-        index = stringEnd(text, index);
+        index = stringEnd(bytes, index);
         if (index < 0) return -1;
         continue;
       }
@@ -66,8 +68,8 @@ function valueEnd(text: string, start: number): number {
     return -1;
   }
   // A number, true, false or null runs to the next delimiter.
-  while (index < text.length) {
-    const code = text.charCodeAt(index);
+  while (index < bytes.length) {
+    const code = bytes[index]!;
     if (code === COMMA || code === CLOSE_BRACE || code === CLOSE_BRACKET || isSpace(code)) break;
     index += 1;
   }
@@ -75,19 +77,19 @@ function valueEnd(text: string, start: number): number {
 }
 
 /** The elements of the array opening at `open`, and the index after it; undefined when it is not laid out as JSON. */
-function arrayElements(text: string, open: number): { elements: number[]; end: number } | undefined {
+function arrayElements(bytes: Buffer, open: number): { elements: number[]; end: number } | undefined {
   const elements: number[] = [];
-  let index = skipSpace(text, open + 1);
-  if (text.charCodeAt(index) === CLOSE_BRACKET) return { elements, end: index + 1 };
+  let index = skipSpace(bytes, open + 1);
+  if (bytes[index] === CLOSE_BRACKET) return { elements, end: index + 1 };
   for (;;) {
-    const end = valueEnd(text, index);
+    const end = valueEnd(bytes, index);
     if (end < 0) return undefined;
     elements.push(index, end);
-    index = skipSpace(text, end);
-    const code = text.charCodeAt(index);
+    index = skipSpace(bytes, end);
+    const code = bytes[index];
     if (code === CLOSE_BRACKET) return { elements, end: index + 1 };
     if (code !== COMMA) return undefined;
-    index = skipSpace(text, index + 1);
+    index = skipSpace(bytes, index + 1);
   }
 }
 
@@ -100,39 +102,39 @@ function parseKey(quoted: string): string | undefined {
 }
 
 /**
- * The members of the object `text` holds, in order, with the elements of the arrays under `splitKeys`; undefined when
- * `text` is not an object (or not one this scan can lay out: JSON.parse then says why).
+ * The members of the object `bytes` holds, in order, with the elements of the arrays under `splitKeys`; undefined when
+ * `bytes` is not an object (or not one this scan can lay out: JSON.parse then says why).
  */
-export function objectLayout(text: string, splitKeys: ReadonlySet<string>): MemberSpan[] | undefined {
-  let index = skipSpace(text, 0);
-  if (text.charCodeAt(index) !== OPEN_BRACE) return undefined;
+export function objectLayout(bytes: Buffer, splitKeys: ReadonlySet<string>): MemberSpan[] | undefined {
+  let index = skipSpace(bytes, 0);
+  if (bytes[index] !== OPEN_BRACE) return undefined;
   const members: MemberSpan[] = [];
-  index = skipSpace(text, index + 1);
-  if (text.charCodeAt(index) === CLOSE_BRACE) return undefined;
+  index = skipSpace(bytes, index + 1);
+  if (bytes[index] === CLOSE_BRACE) return undefined;
   for (;;) {
-    if (text.charCodeAt(index) !== QUOTE) return undefined;
-    const keyEnd = stringEnd(text, index);
+    if (bytes[index] !== QUOTE) return undefined;
+    const keyEnd = stringEnd(bytes, index);
     if (keyEnd < 0) return undefined;
-    const key = parseKey(text.slice(index, keyEnd));
+    const key = parseKey(bytes.toString('utf8', index, keyEnd));
     if (key === undefined) return undefined;
-    index = skipSpace(text, keyEnd);
-    if (text.charCodeAt(index) !== COLON) return undefined;
-    const start = skipSpace(text, index + 1);
+    index = skipSpace(bytes, keyEnd);
+    if (bytes[index] !== COLON) return undefined;
+    const start = skipSpace(bytes, index + 1);
     let member: MemberSpan;
-    if (splitKeys.has(key) && text.charCodeAt(start) === OPEN_BRACKET) {
-      const array = arrayElements(text, start);
+    if (splitKeys.has(key) && bytes[start] === OPEN_BRACKET) {
+      const array = arrayElements(bytes, start);
       if (!array) return undefined;
       member = { key, start, end: array.end, elements: array.elements };
     } else {
-      const end = valueEnd(text, start);
+      const end = valueEnd(bytes, start);
       if (end < 0) return undefined;
       member = { key, start, end };
     }
     members.push(member);
-    index = skipSpace(text, member.end);
-    const code = text.charCodeAt(index);
-    if (code === CLOSE_BRACE) return skipSpace(text, index + 1) === text.length ? members : undefined;
+    index = skipSpace(bytes, member.end);
+    const code = bytes[index];
+    if (code === CLOSE_BRACE) return skipSpace(bytes, index + 1) === bytes.length ? members : undefined;
     if (code !== COMMA) return undefined;
-    index = skipSpace(text, index + 1);
+    index = skipSpace(bytes, index + 1);
   }
 }

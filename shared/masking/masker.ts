@@ -65,12 +65,13 @@ export interface Masker {
   /** A `Table` (`application/json;as=Table`): cells by column name and detectors, `rows[].object` as objects. */
   maskTable(table: unknown, context?: MaskContext): MaskResult;
   /**
-   * A JSON document's text, masked as `maskObject` masks its value and written back as JSON with the input's
-   * indentation and final newline, piece by piece to `emit`. A `*List` or a `Table` is parsed, masked and written an
-   * item (row) at a time, so memory holds the input, the output and one item, not the whole tree. Throws SyntaxError,
-   * as JSON.parse, when `text` is not JSON; the pieces emitted before are then to be discarded.
+   * A JSON document (its UTF-8 bytes, as a response body arrives, or its text), masked as `maskObject` masks its value
+   * and written back as JSON with the input's indentation and final newline, piece by piece to `emit`. A `*List` or a
+   * `Table` is decoded, parsed, masked and written an item (row) at a time, so memory holds the input's bytes, the
+   * output and one item: never the whole tree nor a decoded copy of the input. Throws SyntaxError, as JSON.parse, when
+   * the input is not JSON; the pieces emitted before are then to be discarded.
    */
-  maskJsonText(text: string, emit: (piece: string) => void, context?: MaskContext): MaskingRecord;
+  maskJsonText(json: Uint8Array | string, emit: (piece: string) => void, context?: MaskContext): MaskingRecord;
   /** Text (log lines, exec output): every detector the rules enable outside paths. The record's path is `line`. */
   maskText(text: string, context?: MaskContext): MaskResult<string>;
   /**
@@ -83,6 +84,9 @@ export interface Masker {
 /** Nested encodings decoded at most this deep (JSON in YAML in base64 is three). */
 const MAX_NESTING = 4;
 const TEXT_PATH = 'line';
+/** Enough of a JSON document's start to see its indentation (`JSON.stringify` indents by at most ten characters). */
+const INDENT_SNIFF_BYTES = 64;
+const NEWLINE = 0x0a;
 /** `detector:<name>` made once: a log masks a value or more per line, and the record looks each one up by this key. */
 const DETECTOR_RECORD_NAMES = new Map(DETECTOR_NAMES.map((name) => [name, `detector:${name}`]));
 
@@ -113,9 +117,13 @@ export function createMasker(ruleSet: MaskingConfigInput, options: MaskerOptions
   return {
     maskObject: (value, context = {}) => run((walker) => walker.document(value, context)),
     maskTable: (table, context = {}) => run((walker) => walker.table(table, context)),
-    maskJsonText(text, emit, context = {}) {
+    maskJsonText(json, emit, context = {}) {
       const recorder = new MaskingRecorder();
-      new Walker(engine, recorder).jsonText(text, emit, context);
+      const bytes =
+        typeof json === 'string'
+          ? Buffer.from(json, 'utf8')
+          : Buffer.from(json.buffer, json.byteOffset, json.byteLength);
+      new Walker(engine, recorder).jsonText(bytes, emit, context);
       return recorder.toRecord();
     },
     maskText: (text, context = {}) =>
@@ -280,35 +288,36 @@ class Walker {
   }
 
   /** maskJsonText: a list or a Table split at its items (rows), any other document parsed whole. */
-  jsonText(text: string, emit: (piece: string) => void, context: MaskContext): void {
-    const writer = new JsonWriter(/^\s*[{[]\r?\n([ \t]+)/.exec(text)?.[1] ?? '');
-    const end = text.endsWith('\n') ? '\n' : '';
+  jsonText(bytes: Buffer, emit: (piece: string) => void, context: MaskContext): void {
+    const head = bytes.toString('utf8', 0, Math.min(bytes.length, INDENT_SNIFF_BYTES));
+    const writer = new JsonWriter(/^\s*[{[]\r?\n([ \t]+)/.exec(head)?.[1] ?? '');
+    const end = bytes[bytes.length - 1] === NEWLINE ? '\n' : '';
     try {
-      if (this.splitDocument(text, writer, emit, end, context)) return;
+      if (this.splitDocument(bytes, writer, emit, end, context)) return;
     } catch (error) {
-      // An element's parse error points into the element: the whole text's says where in the input.
-      if (error instanceof SyntaxError) JSON.parse(text);
+      // An element's parse error points into the element: the whole input's says where in the input.
+      if (error instanceof SyntaxError) JSON.parse(bytes.toString('utf8'));
       throw error;
     }
-    emit(writer.value(this.document(JSON.parse(text), context), 0) + end);
+    emit(writer.value(this.document(JSON.parse(bytes.toString('utf8')), context), 0) + end);
   }
 
   /**
-   * Writes a list item by item (a Table row by row) when `text` is one: its other members are parsed and masked as
-   * the document without the array, then each element is parsed, masked and written. False, with nothing written,
-   * for any other document.
+   * Writes a list item by item (a Table row by row) when `bytes` hold one: its other members are parsed and masked as
+   * the document without the array, then each element is decoded, parsed, masked and written. False, with nothing
+   * written, for any other document.
    */
   splitDocument(
-    text: string,
+    bytes: Buffer,
     writer: JsonWriter,
     emit: (piece: string) => void,
     end: string,
     context: MaskContext,
   ): boolean {
-    const members = objectLayout(text, SPLIT_KEYS);
+    const members = objectLayout(bytes, SPLIT_KEYS);
     const split = members?.find((member) => member.elements);
     if (!members || !split) return false;
-    const shell = JSON.parse(`${text.slice(0, split.start)}[]${text.slice(split.end)}`) as Json;
+    const shell = JSON.parse(`${bytes.toString('utf8', 0, split.start)}[]${bytes.toString('utf8', split.end)}`) as Json;
     // JSON.parse keeps the last of duplicate keys and puts integer keys first: writing member by member needs neither.
     const keys = Object.keys(shell);
     if (keys.length !== members.length || keys.some((key, index) => key !== members[index]!.key)) return false;
@@ -318,7 +327,7 @@ class Walker {
     emit('{');
     members.forEach((member, index) => {
       const head = `${index > 0 ? ',' : ''}${writer.newline(1)}${JSON.stringify(member.key)}${writer.colon}`;
-      if (member === split) this.writeElements(text, split, writer, emit, head, maskElement.element);
+      if (member === split) this.writeElements(bytes, split, writer, emit, head, maskElement.element);
       else emit(head + writer.value(masked[member.key], 1));
     });
     emit(`${writer.newline(0)}}${end}`);
@@ -350,7 +359,7 @@ class Walker {
 
   /** `"key": [element, …]`, each element parsed, masked and written in turn, recorded under `key[*]`. */
   writeElements(
-    text: string,
+    bytes: Buffer,
     split: MemberSpan,
     writer: JsonWriter,
     emit: (piece: string) => void,
@@ -363,7 +372,7 @@ class Walker {
     const newline = writer.newline(2);
     this.#path.push(split.key, EVERY_ITEM);
     for (let index = 0; index < elements.length; index += 2) {
-      const element = maskElement(JSON.parse(text.slice(elements[index], elements[index + 1])));
+      const element = maskElement(JSON.parse(bytes.toString('utf8', elements[index], elements[index + 1])));
       emit(`${index > 0 ? ',' : ''}${newline}${writer.value(element, 2)}`);
     }
     this.#path.length -= 2;

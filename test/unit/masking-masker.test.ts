@@ -405,6 +405,20 @@ describe('maskJsonText', () => {
     }
   });
 
+  it('masks the UTF-8 bytes of a response body item by item, multi-byte characters and all', () => {
+    const names = {
+      ...podList,
+      metadata: { resourceVersion: '7', note: 'Zoë Ñúñez 病院 🏥' },
+      items: [{ ...pod(), metadata: { name: 'pod-é', annotations: { 'note/ü': `ssn ${SSN} 患者 🧑‍⚕️` } } }],
+    };
+    const text = JSON.stringify(names, null, 2);
+    const pieces: string[] = [];
+    const record = masker().maskJsonText(Buffer.from(text, 'utf8'), (piece) => pieces.push(piece));
+    expect(pieces.join('')).toBe(whole(names, '  ').output);
+    expect(pieces.join('')).toContain('患者 🧑‍⚕️');
+    expect(record).toEqual(whole(names).record);
+  });
+
   it('keeps the last of duplicate keys, as JSON.parse does', () => {
     const text = `{"kind":"PodList","items":[{"a":"${SSN}"}],"items":[]}`;
     expect(maskText(text).output).toBe(whole(JSON.parse(text)).output);
