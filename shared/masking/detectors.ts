@@ -7,7 +7,7 @@
  */
 import { DETECTOR_NAMES, TOKEN_PREFIXES, type Detection, type DetectorName, type TextScanner } from './model.ts';
 import { detectStreetAddress, detectZip } from './detectors/addresses.ts';
-import { isAlphanumeric, isDigit, isLetter, startsToken } from './detectors/characters.ts';
+import { isAlphanumeric, isDigit, isLetter, isUpper, startsToken } from './detectors/characters.ts';
 import { detectDate } from './detectors/dates.ts';
 import { detectEmail } from './detectors/email.ts';
 import { detectIpv4, detectIpv6, NonPhiRanges } from './detectors/network.ts';
@@ -35,8 +35,57 @@ function addResolved(found: Detection[], detection: Detection): void {
     if (sameSpan && PRIORITY.get(previous.detector)! <= PRIORITY.get(detection.detector)!) return;
     keep -= 1;
   }
-  found.length = keep;
+  // Setting an array's length is a slow builtin call: the common case (nothing overlapped) skips it.
+  if (keep < found.length) found.length = keep;
   found.push(detection);
+}
+
+/** The detectors a digit run may start, as bits of a shape table (`digitRunShapes`). */
+const SSN = 1;
+const PHONE = 2;
+const NPI = 4;
+const MBI = 8;
+const CARD = 16;
+const STREET = 32;
+const ZIP = 64;
+const IPV4 = 128;
+const DATE = 256;
+/** Runs of this many digits or more start nothing (the longest identifier run is a 19-digit card). */
+const MAX_SHAPE_DIGITS = 20;
+/** The character after a run: ASCII, or 128 for any other (0 stands for the end of the text). */
+const SHAPE_NEXT = 129;
+
+/**
+ * Which detectors can match at a digit run, by its length and the character after it: most runs in logs and objects
+ * (years, times, ports, counts) fit one detector's shape or none, so the scanner calls only those. Each row is a
+ * superset of what its detector accepts (the detector checks the rest); the detector tests run through the scanner, so
+ * a shape left out here fails them.
+ */
+function digitRunShapes(on: Readonly<Record<DetectorName, boolean>>): Uint16Array {
+  const shapes = new Uint16Array((MAX_SHAPE_DIGITS + 1) * SHAPE_NEXT);
+  for (let digits = 1; digits <= MAX_SHAPE_DIGITS; digits += 1) {
+    for (let next = 0; next < SHAPE_NEXT; next += 1) {
+      // A time (`10:11`) or an IPv6 group: the `:` handles those. Digits glued to letters (`264ms`, `sha256`) start
+      // nothing but an MBI (`1EG4…`) or an ordinal date (`5th March 1980`).
+      if (next === 58 || (next < 128 && isLetter(next) && digits > 2)) continue;
+      const separator = next === 45 || next === 32 || next === 46;
+      const candidates: Array<[DetectorName, number, boolean]> = [
+        ['ssn', SSN, digits === 9 || (digits === 3 && (next === 45 || next === 32))],
+        ['phone', PHONE, digits === 10 || ((digits === 3 || digits === 1) && separator)],
+        ['npi', NPI, digits === 10],
+        ['mbi', MBI, digits === 1 && next < 128 && isUpper(next)],
+        ['credit-card', CARD, (digits >= 13 && digits <= 19) || (digits === 4 && (next === 32 || next === 45))],
+        ['street-address', STREET, digits <= 6 && next === 32],
+        ['zip', ZIP, digits === 5],
+        ['ip', IPV4, digits <= 3 && next === 46],
+        ['date', DATE, digits <= 2 || (digits === 4 && (next === 45 || next === 47))],
+      ];
+      let shape = 0;
+      for (const [detector, bit, fits] of candidates) if (fits && on[detector]) shape |= bit;
+      shapes[digits * SHAPE_NEXT + next] = shape;
+    }
+  }
+  return shapes;
 }
 
 /** The characters the scan loop acts on: digits, and `@ ? & + ( : [` (see the switch in `scan`). */
@@ -76,30 +125,53 @@ export function createTextScanner(options: ScannerOptions = {}): TextScanner {
     boolean
   >;
 
+  const shapes = digitRunShapes(on);
+
   /** The longest detection starting at the digit run, added to `found`; returns where scanning goes on. */
   function detectAtDigitRun(text: string, start: number, runEnd: number, found: Detection[]): number {
-    const next = text.charCodeAt(runEnd);
-    // A time (`10:11`) or an IPv6 group: the `:` handles those. Digits glued to letters (`264ms`, `sha256`) start
-    // nothing but an MBI (`1EG4…`) or an ordinal date (`5th March 1980`).
-    if (next === 58 || (isLetter(next) && runEnd - start > 2)) return runEnd;
+    const digits = runEnd - start;
+    const next = runEnd < text.length ? text.charCodeAt(runEnd) : 0;
+    const shape =
+      shapes[(digits < MAX_SHAPE_DIGITS ? digits : MAX_SHAPE_DIGITS) * SHAPE_NEXT + (next < 128 ? next : 128)]!;
+    if (shape === 0) return runEnd;
     // One call site per detector (not a loop over a table) keeps each call monomorphic, so V8 inlines them.
     let bestEnd = -1;
     let bestDetector: DetectorName = 'ssn';
     let end: number;
-    if (on.ssn && (end = detectSsn(text, start, runEnd)) > bestEnd) [bestEnd, bestDetector] = [end, 'ssn'];
-    if (on.phone && (end = detectPhone(text, start, runEnd)) > bestEnd) [bestEnd, bestDetector] = [end, 'phone'];
-    if (on.npi && (end = detectNpi(text, start, runEnd)) > bestEnd) [bestEnd, bestDetector] = [end, 'npi'];
-    if (on.mbi && (end = detectMbi(text, start, runEnd)) > bestEnd) [bestEnd, bestDetector] = [end, 'mbi'];
-    if (on['credit-card'] && (end = detectCreditCard(text, start, runEnd)) > bestEnd) {
-      [bestEnd, bestDetector] = [end, 'credit-card'];
+    if (shape & SSN && (end = detectSsn(text, start, runEnd)) > bestEnd) {
+      bestEnd = end;
+      bestDetector = 'ssn';
     }
-    if (on['street-address'] && (end = detectStreetAddress(text, start, runEnd)) > bestEnd) {
-      [bestEnd, bestDetector] = [end, 'street-address'];
+    if (shape & PHONE && (end = detectPhone(text, start, runEnd)) > bestEnd) {
+      bestEnd = end;
+      bestDetector = 'phone';
     }
-    if (on.zip && (end = detectZip(text, start, runEnd)) > bestEnd) [bestEnd, bestDetector] = [end, 'zip'];
-    if (on.ip && (end = detectIpv4(text, start, runEnd, nonPhi)) > bestEnd) [bestEnd, bestDetector] = [end, 'ip'];
+    if (shape & NPI && (end = detectNpi(text, start, runEnd)) > bestEnd) {
+      bestEnd = end;
+      bestDetector = 'npi';
+    }
+    if (shape & MBI && (end = detectMbi(text, start, runEnd)) > bestEnd) {
+      bestEnd = end;
+      bestDetector = 'mbi';
+    }
+    if (shape & CARD && (end = detectCreditCard(text, start, runEnd)) > bestEnd) {
+      bestEnd = end;
+      bestDetector = 'credit-card';
+    }
+    if (shape & STREET && (end = detectStreetAddress(text, start, runEnd)) > bestEnd) {
+      bestEnd = end;
+      bestDetector = 'street-address';
+    }
+    if (shape & ZIP && (end = detectZip(text, start, runEnd)) > bestEnd) {
+      bestEnd = end;
+      bestDetector = 'zip';
+    }
+    if (shape & IPV4 && (end = detectIpv4(text, start, runEnd, nonPhi)) > bestEnd) {
+      bestEnd = end;
+      bestDetector = 'ip';
+    }
     let best: Detection | undefined = bestEnd > 0 ? { detector: bestDetector, start, end: bestEnd } : undefined;
-    if (on.date) {
+    if (shape & DATE) {
       const date = detectDate(text, start, runEnd, dateMode);
       if (date && !date.personal && !best) return date.end;
       if (date?.personal && (!best || date.end - date.start > best.end - best.start)) {
