@@ -88,8 +88,11 @@ function digitRunShapes(on: Readonly<Record<DetectorName, boolean>>): Uint16Arra
   return shapes;
 }
 
-/** The characters the scan loop acts on: digits, and `@ ? & + ( : [` (see the switch in `scan`). */
-const STARTS_SOMETHING = new Uint8Array(128);
+/**
+ * The characters the scan loop acts on: digits, and `@ ? & + ( : [` (see the switch in `scan`). One entry per UTF-16
+ * code unit, so the loop's test is a single load with no range check before it.
+ */
+const STARTS_SOMETHING = new Uint8Array(0x10000);
 for (const character of '0123456789@?&+(:[') STARTS_SOMETHING[character.charCodeAt(0)] = 1;
 
 /** The letters right after the `[` of the token prefixes: a `[` before anything else is passed at once. */
@@ -193,7 +196,7 @@ export function createTextScanner(options: ScannerOptions = {}): TextScanner {
     while (index < length) {
       const code = text.charCodeAt(index);
       // Most characters start nothing: one table lookup passes them.
-      if (code >= 128 || STARTS_SOMETHING[code] === 0) {
+      if (STARTS_SOMETHING[code] === 0) {
         index += 1;
         continue;
       }
