@@ -100,6 +100,50 @@ const RoleMembersSchema = z
   .strict()
   .default({ principals: [], groups: [] });
 
+const accessLevelName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/);
+
+/** The relay: what its credentials allow, what it refuses, and where it is deployed. */
+export const RelayConfigSchema = z
+  .object({
+    /** How long a relay credential lives (never past its grant); `gatehouse token` renews it while the grant is active. */
+    credentialTtlSeconds: z.number().int().min(60).max(900).default(900),
+    /** How stale the relay's view of a grant may be: a revoked grant's credentials stop within this many seconds. */
+    revocationCheckSeconds: z.number().int().min(1).max(5).default(2),
+    /** A response larger than this is refused, not truncated (kubectl pages lists with --chunk-size). */
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(1024 * 1024 * 1024)
+      .default(64 * 1024 * 1024),
+    /** Kubernetes groups the relay impersonates per access level; a level not listed gets `gatehouse:<level>`. */
+    accessGroups: z.record(accessLevelName, z.array(z.string().min(1).max(253)).min(1).max(20)).default({}),
+    /** The relay's URL as kubectl reaches it (the internal NLB's DNS name or a private DNS record), for kubeconfigs. */
+    url: z
+      .string()
+      .url()
+      .refine((value) => new URL(value).protocol === 'https:', 'must be an https URL')
+      .optional(),
+    /** Deployment (`cdk deploy`): the VPC and private subnets the relay runs in, and the NLB's ACM certificate. */
+    deployment: z
+      .object({
+        cluster: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'the Gatehouse name of the cluster the relay fronts'),
+        vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'a VPC id such as vpc-0abc1234'),
+        privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id')).min(2),
+        certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/),
+        /** CIDRs allowed to reach the relay's listener (the agents' subnets). */
+        clientCidrs: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR')).min(1),
+        minTasks: z.number().int().min(1).max(50).default(2),
+        maxTasks: z.number().int().min(1).max(100).default(6),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .prefault({});
+
+export type RelayConfig = z.infer<typeof RelayConfigSchema>;
+
 export const GatehouseConfigSchema = z
   .object({
     version: z.literal(1),
@@ -165,6 +209,8 @@ export const GatehouseConfigSchema = z
     auditors: RoleMembersSchema,
     /** What the relay masks in responses: detectors, rules and the hash key reference (README, "Masking rules"). */
     masking: MaskingConfigSchema.prefault({}),
+    /** The in-VPC relay (agents that may see PHI): credentials, limits and where it runs (operator guide, "Relay"). */
+    relay: RelayConfigSchema,
     retention: z
       .object({
         /** Object Lock COMPLIANCE retention of the audit archive: nobody, root included, can delete or shorten it. */
