@@ -48,7 +48,7 @@ import {
   type ResourceDef,
 } from './k8s-api-server/resources.ts';
 import { openApiGroupVersion, openApiIndex } from './k8s-api-server/openapi.ts';
-import { decodeReview } from './k8s-api-server/protobuf.ts';
+import { decodeProtobuf } from './k8s-api-server/protobuf.ts';
 import { parseFieldSelector, parseLabelSelector } from './k8s-api-server/selectors.ts';
 import {
   alreadyExists,
@@ -484,10 +484,10 @@ export async function startK8sApiServer(options: K8sApiServerOptions = {}): Prom
     );
   };
 
-  const parseBody = (body: Buffer, contentType: string | undefined, reviews = false): unknown => {
+  const parseBody = (body: Buffer, contentType: string | undefined): unknown => {
     const type = mediaTypes(contentType)[0] ?? 'application/json';
-    if (type === 'application/vnd.kubernetes.protobuf' && reviews) {
-      const decoded = decodeReview(body);
+    if (type === 'application/vnd.kubernetes.protobuf') {
+      const decoded = decodeProtobuf(body);
       if (!decoded.unsupported) return decoded;
     }
     const text = body.toString('utf8');
@@ -903,7 +903,7 @@ export async function startK8sApiServer(options: K8sApiServerOptions = {}): Prom
           'MethodNotAllowed',
           'the server does not allow this method on the requested resource',
         );
-      const body = parseBody(await readBody(req, entry), entry.contentType, true) as Obj;
+      const body = parseBody(await readBody(req, entry), entry.contentType) as Obj;
       return send(res, entry, 201, review(r, body, entry));
     }
 

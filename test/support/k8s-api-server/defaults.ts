@@ -102,7 +102,7 @@ export function applyDefaults(def: ResourceDef, object: KubeObject, keepStatus: 
       object.status = podStatus(object, keepStatus);
       break;
     case 'Secret': {
-      object.type ??= 'Opaque';
+      if (!object.type) object.type = 'Opaque';
       const stringData = object.stringData as Record<string, string> | undefined;
       if (stringData) {
         const data = (object.data ?? {}) as Record<string, string>;

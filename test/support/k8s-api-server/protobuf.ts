@@ -1,7 +1,6 @@
 /**
- * Just enough of the apiserver's protobuf encoding to read the review requests kubectl sends as
- * `application/vnd.kubernetes.protobuf` (`kubectl auth can-i` and `auth whoami` use typed clients, which encode request
- * bodies in protobuf): the `k8s\0` magic, the runtime.Unknown envelope, and the fields of
+ * Just enough of the apiserver's protobuf encoding to read what kubectl's typed clients send as
+ * `application/vnd.kubernetes.protobuf` (`kubectl auth can-i`, `auth whoami`, `create namespace|configmap|secret`): the `k8s\0` magic, the runtime.Unknown envelope, and the fields of
  * SelfSubjectAccessReview/SubjectAccessReview specs
  * (https://kubernetes.io/docs/reference/using-api/api-concepts/#protobuf-encoding, k8s.io/api/authorization/v1/generated.proto).
  */
@@ -83,13 +82,38 @@ function nonResourceAttributes(b: Buffer | undefined): Record<string, unknown> |
   return definedOnly({ path: stringOf(f, 1), verb: stringOf(f, 2) });
 }
 
+/** A proto map<string, string|bytes>: repeated entries of key 1, value 2. */
+function mapOf(f: Fields, n: number, value: (b: Buffer) => string): Record<string, string> | undefined {
+  const entries = (f.get(n) ?? []).filter(Buffer.isBuffer);
+  if (entries.length === 0) return undefined;
+  return Object.fromEntries(
+    entries.map((e) => {
+      const entry = fields(e);
+      return [stringOf(entry, 1) ?? '', value(bytesOf(entry, 2) ?? Buffer.alloc(0))];
+    }),
+  );
+}
+
+/** ObjectMeta: 1 name, 2 generateName, 3 namespace, 11 labels, 12 annotations. */
+function objectMeta(b: Buffer | undefined): Record<string, unknown> {
+  const f = fields(b ?? Buffer.alloc(0));
+  const text = (v: Buffer): string => v.toString('utf8');
+  return definedOnly({
+    name: stringOf(f, 1),
+    generateName: stringOf(f, 2),
+    namespace: stringOf(f, 3),
+    labels: mapOf(f, 11, text),
+    annotations: mapOf(f, 12, text),
+  });
+}
+
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 /**
- * Decodes a protobuf-encoded authorization or authentication review into the JSON shape the handlers read. Throws
- * 415 for any other kind.
+ * Decodes a protobuf-encoded review, Namespace, ConfigMap or Secret into its JSON shape; any other kind comes back
+ * marked `unsupported` (and the request gets 415).
  */
-export function decodeReview(body: Buffer): Record<string, unknown> {
+export function decodeProtobuf(body: Buffer): Record<string, unknown> {
   if (!body.subarray(0, 4).equals(MAGIC)) throw badRequest('protobuf body without the k8s magic prefix');
   const unknown = fields(body.subarray(4));
   const typeMeta = fields(bytesOf(unknown, 1) ?? Buffer.alloc(0));
@@ -124,6 +148,29 @@ export function decodeReview(body: Buffer): Record<string, unknown> {
     case 'SelfSubjectReview':
     case 'SelfSubjectRulesReview':
       return { apiVersion, kind, spec: definedOnly({ namespace: stringOf(spec, 1) }) };
+    // What `kubectl create namespace|configmap|secret` send (k8s.io/api/core/v1/generated.proto).
+    case 'Namespace':
+      return { apiVersion, kind, metadata: objectMeta(bytesOf(object, 1)) };
+    case 'ConfigMap': {
+      const text = (v: Buffer): string => v.toString('utf8');
+      const base64 = (v: Buffer): string => v.toString('base64');
+      return definedOnly({
+        apiVersion,
+        kind,
+        metadata: objectMeta(bytesOf(object, 1)),
+        data: mapOf(object, 2, text),
+        binaryData: mapOf(object, 3, base64),
+      });
+    }
+    case 'Secret':
+      return definedOnly({
+        apiVersion,
+        kind,
+        metadata: objectMeta(bytesOf(object, 1)),
+        data: mapOf(object, 2, (v) => v.toString('base64')),
+        type: stringOf(object, 3),
+        stringData: mapOf(object, 4, (v) => v.toString('utf8')),
+      });
     default:
       return { apiVersion, kind, unsupported: true };
   }
