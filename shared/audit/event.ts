@@ -21,7 +21,13 @@ export type AuditEventType =
   // An auditor's reads (GET /v1/events, GET /v1/evidence) and their refusals: filters and counts, never event contents.
   | 'audit.queried'
   | 'evidence.exported'
-  | 'audit.read.refused';
+  | 'audit.read.refused'
+  // The relay: one event per Kubernetes request it forwarded (with its masking record) or refused, and exec/attach
+  // sessions, whose end carries the SHA-256 of their recording.
+  | 'relay.request'
+  | 'relay.denied'
+  | 'session.started'
+  | 'session.ended';
 
 export interface AuditActor {
   /** Principal id (`<issuer name>:<subject>`), or `system:<component>` for Gatehouse itself. */

@@ -15,7 +15,13 @@ import {
 } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Context, DetailedError, EntityJson, TypeAndId } from '@cedar-policy/cedar-wasm/nodejs';
 import type { AccessRequestInput, Principal } from '../model.ts';
-import { CEDAR_TYPES, GATEHOUSE_CEDAR_SCHEMA, REQUEST_ACCESS_ACTION, loadGatehouseSchema } from './schema.ts';
+import {
+  CEDAR_TYPES,
+  GATEHOUSE_CEDAR_SCHEMA,
+  KUBERNETES_REQUEST_ACTION,
+  REQUEST_ACCESS_ACTION,
+  loadGatehouseSchema,
+} from './schema.ts';
 
 /** One Cedar policy file, as the caller read it. `name` appears in policy ids and error messages. */
 export interface PolicyFile {
@@ -79,6 +85,41 @@ export interface PolicyEngine {
    * `@approval("group")`, for any namespace, needs that group's approval (the stricter outcome wins).
    */
   decideAccess(principal: Principal, request: AccessRequestInput): AccessDecision;
+  /**
+   * Decides one Kubernetes request through the relay (a guardrail), already inside its grant's scope: a forbid or a
+   * Cedar error denies it (fail closed); a request that needs an explicit permit (`needsPermit`: attach, port-forward,
+   * proxy) is denied unless one applies; anything else is allowed.
+   */
+  decideKubernetesRequest(principal: Principal, request: KubernetesRequestInput): GuardrailDecision;
+}
+
+/** One Kubernetes request as the guardrails see it (DESIGN.md section 4, request parsing). */
+export interface KubernetesRequestInput {
+  cluster: string;
+  /** `''` when cluster-scoped. */
+  namespace: string;
+  apiGroup: string;
+  resource: string;
+  subresource: string;
+  name: string;
+  path: string;
+  verb: string;
+  access: string;
+  grantId: string;
+  ticket: string;
+  labelSelector: string;
+  fieldSelector: string;
+  /** The target pod's labels (exec, attach, port-forward); empty otherwise. */
+  labels: Readonly<Record<string, string>>;
+  needsPermit: boolean;
+}
+
+export interface GuardrailDecision {
+  allowed: boolean;
+  /** The policies that decided: the forbids that denied, the permits that allowed, the policies that errored. */
+  policies: string[];
+  /** A sentence for the agent (in a Kubernetes Status) and the audit trail; never a label value or selector. */
+  reason: string;
 }
 
 /** The annotation that names a policy; without it a policy's id is `<file name>#<index>`, the index 0-based. */
@@ -295,6 +336,75 @@ class CedarPolicyEngine implements PolicyEngine {
     };
   }
 
+  decideKubernetesRequest(principal: Principal, request: KubernetesRequestInput): GuardrailDecision {
+    const clusterUid: TypeAndId = { type: CEDAR_TYPES.cluster, id: request.cluster };
+    const namespaceUid: TypeAndId = { type: CEDAR_TYPES.namespace, id: `${request.cluster}/${request.namespace}` };
+    const resourceUid: TypeAndId = { type: CEDAR_TYPES.kubernetesObject, id: request.path };
+    const scope: EntityJson[] = request.namespace
+      ? [
+          { uid: namespaceUid, attrs: { name: request.namespace, cluster: request.cluster }, parents: [clusterUid] },
+          { uid: clusterUid, attrs: {}, parents: [] },
+        ]
+      : [{ uid: clusterUid, attrs: {}, parents: [] }];
+    const outcome = this.evaluate({
+      principal: { type: CEDAR_TYPES.principal, id: principal.id },
+      action: { type: CEDAR_TYPES.action, id: KUBERNETES_REQUEST_ACTION },
+      resource: resourceUid,
+      context: {
+        verb: request.verb,
+        access: request.access,
+        grantId: request.grantId,
+        ticket: request.ticket,
+        hasTicket: request.ticket !== '',
+        labelSelector: request.labelSelector,
+        fieldSelector: request.fieldSelector,
+      },
+      entities: [
+        ...principalToEntities(principal),
+        {
+          uid: resourceUid,
+          attrs: {
+            cluster: request.cluster,
+            namespace: request.namespace,
+            apiGroup: request.apiGroup,
+            resource: request.resource,
+            subresource: request.subresource,
+            name: request.name,
+            path: request.path,
+          },
+          parents: [request.namespace ? namespaceUid : clusterUid],
+          tags: { ...request.labels },
+        },
+        ...scope,
+      ],
+    });
+    const what = describeKubernetesRequest(request);
+    switch (outcome.kind) {
+      case 'permit':
+        return {
+          allowed: true,
+          policies: outcome.policies,
+          reason: `${what} permitted by ${listPolicies(outcome.policies)}`,
+        };
+      case 'forbid':
+        return {
+          allowed: false,
+          policies: outcome.policies,
+          reason: `${what} is forbidden by ${listPolicies(outcome.policies)}`,
+        };
+      case 'error':
+        return {
+          allowed: false,
+          policies: outcome.policies,
+          reason: `policy evaluation failed for ${what}: ${outcome.detail}`,
+        };
+      case 'no-permit':
+        return request.needsPermit
+          ? { allowed: false, policies: [], reason: `${what} needs a policy that permits it, and none does` }
+          : { allowed: true, policies: [], reason: `${what} is inside the grant and no guardrail forbids it` };
+    }
+  }
+
   private inFileOrder(ids: string[]): string[] {
     return [...ids].sort((a, b) => (this.positionOf.get(a) ?? 0) - (this.positionOf.get(b) ?? 0));
   }
@@ -346,6 +456,14 @@ type NamespaceOutcome =
   | { kind: 'forbid'; policies: string[] }
   | { kind: 'no-permit' }
   | { kind: 'error'; policies: string[]; detail: string };
+
+/** `get secrets/db in namespace claims` — names, never selectors or label values. */
+function describeKubernetesRequest(request: KubernetesRequestInput): string {
+  if (!request.resource) return `${request.verb} ${request.path}`;
+  const resource = [request.resource, request.name, request.subresource].filter(Boolean).join('/');
+  const group = request.apiGroup ? `.${request.apiGroup}` : '';
+  return `${request.verb} ${resource}${group}${request.namespace ? ` in namespace ${request.namespace}` : ''}`;
+}
 
 function principalToEntities(principal: Principal): EntityJson[] {
   const groups = unique(principal.groups);

@@ -59,8 +59,34 @@ namespace Gatehouse {
     },
   };
 
-  // Reserved: the relay's per-request Kubernetes guardrail actions (verb, API group, resource, subresource) will be
-  // declared here, applying to Principal and to Kubernetes resource entities in a Namespace.
+  // What one Kubernetes API request through the relay names, as the apiserver resolves it (shared/k8s/request-info.ts).
+  // For exec, attach and portforward the pod's labels are its tags: \`resource.hasTag("phi") && resource.getTag("phi") == "true"\`.
+  entity KubernetesObject in [Namespace, Cluster] {
+    cluster: String,
+    namespace: String, // "" when cluster-scoped
+    apiGroup: String, // "" for the core group
+    resource: String, // "pods", "secrets", …; "" for non-resource paths such as /version
+    subresource: String, // "exec", "log", "proxy", …; "" when none
+    name: String, // "" for lists and creates
+    path: String,
+  } tags String;
+
+  // A relay guardrail: one decision per Kubernetes request, after the relay has checked the grant's own scope
+  // (namespaces and access level). A forbid denies it. Attach, port-forward and proxy are denied unless a permit
+  // allows them; anything else inside the grant's scope is allowed unless forbidden.
+  action KubernetesRequest appliesTo {
+    principal: Principal,
+    resource: KubernetesObject,
+    context: {
+      verb: String, // get, list, watch, create, update, patch, delete, deletecollection, proxy; the method for other paths
+      access: String, // the grant's access level
+      grantId: String,
+      ticket: String, // the access request's ticket, "" when none
+      hasTicket: Bool,
+      labelSelector: String,
+      fieldSelector: String,
+    },
+  };
 }
 `;
 
@@ -73,10 +99,12 @@ export const CEDAR_TYPES = {
   group: 'Gatehouse::Group',
   cluster: 'Gatehouse::Cluster',
   namespace: 'Gatehouse::Namespace',
+  kubernetesObject: 'Gatehouse::KubernetesObject',
   action: 'Gatehouse::Action',
 } as const;
 
 export const REQUEST_ACCESS_ACTION = 'RequestAccess';
+export const KUBERNETES_REQUEST_ACTION = 'KubernetesRequest';
 
 /** Thrown when the built-in schema does not parse: a defect of Gatehouse itself, never of an operator's files. */
 export class PolicySchemaError extends Error {
