@@ -3,7 +3,12 @@
  * or answer 202 while the approvers are asked.
  */
 import { accessRequestBodySchema } from '#shared/access/request-schema.ts';
-import { eksAccessEntries, sfnLifecycleScheduler, stsTokenMinter } from './lib/aws-adapters.ts';
+import {
+  eksAccessEntries,
+  kmsRelayCredentialSigner,
+  sfnLifecycleScheduler,
+  stsTokenMinter,
+} from './lib/aws-adapters.ts';
 import { apiHandler, json, parseJsonBody } from './lib/http.ts';
 import { requestAccessOnce } from './lib/idempotency.ts';
 
@@ -50,5 +55,12 @@ export const handler = apiHandler(
       { Location: self },
     );
   },
-  { adapters: { minter: stsTokenMinter, entries: eksAccessEntries, scheduler: sfnLifecycleScheduler } },
+  {
+    adapters: {
+      minter: stsTokenMinter,
+      relaySigner: kmsRelayCredentialSigner,
+      entries: eksAccessEntries,
+      scheduler: sfnLifecycleScheduler,
+    },
+  },
 );

@@ -1,5 +1,8 @@
-/** POST /v1/access-requests/{id}/token: a fresh ExecCredential while the grant is active, for the requester only. */
-import { stsTokenMinter } from './lib/aws-adapters.ts';
+/**
+ * POST /v1/access-requests/{id}/token: a fresh ExecCredential while the grant is active, for the requester only: an EKS
+ * token for a direct grant, a relay credential for a relay grant.
+ */
+import { kmsRelayCredentialSigner, stsTokenMinter } from './lib/aws-adapters.ts';
 import { apiHandler, json, pathId } from './lib/http.ts';
 
 export const handler = apiHandler(
@@ -7,5 +10,5 @@ export const handler = apiHandler(
     const credential = await context.runtime.service.issueToken(context.principal, pathId(event, 'req'));
     return json(200, credential);
   },
-  { adapters: { minter: stsTokenMinter } },
+  { adapters: { minter: stsTokenMinter, relaySigner: kmsRelayCredentialSigner } },
 );

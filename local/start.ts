@@ -17,6 +17,7 @@ import { loadConfigFile, type LoadedConfig } from '#shared/adapters/fs/config-fi
 import { remoteKeyResolver } from '#shared/adapters/http/remote-jwks.ts';
 import { DevIssuer } from '#shared/adapters/local/dev-issuer.ts';
 import { LocalAccessEntries } from '#shared/adapters/local/local-access-entries.ts';
+import type { LocalRelayCredentialSigner } from '#shared/adapters/local/local-relay-credential-signer.ts';
 import { LocalTokenMinter } from '#shared/adapters/local/local-token-minter.ts';
 import { systemClock } from '#shared/adapters/system.ts';
 import { eksClusterLookup } from '#shared/config/clusters.ts';
@@ -39,6 +40,7 @@ import {
 import { LocalLifecycleScheduler, type LocalLifecycleOptions } from './lifecycle-runner.ts';
 import { startLocalArchiving, type LocalArchiving } from './event-stream.ts';
 import { startLocalDigesting, type LocalDigesting } from './local-digester.ts';
+import { openLocalRelaySigner } from './local-relay-keys.ts';
 
 /** The issuer name, audience and cluster the local runtime adds for development. */
 export const LOCAL_ISSUER_NAME = 'local';
@@ -92,6 +94,8 @@ export interface LocalRuntime {
   scheduler: LocalLifecycleScheduler;
   entries: LocalAccessEntries;
   signingSecret: string;
+  /** Signs relay credentials; a local relay verifies them with localRelayVerificationKeys(dataDir). */
+  relaySigner: LocalRelayCredentialSigner;
   rescheduled: number;
   /** Things the operator should know about this start (the CLI prints them). */
   notices: string[];
@@ -127,6 +131,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
 
     const loaded = withLocalDevelopment(loadConfigFile(options.configFile), issuerUrl);
     const signingSecret = readOrCreateSecret(join(dataDir, SECRET_FILE));
+    // The local runtime always offers `via: "relay"`: a local relay verifies with this key's public half.
+    const relaySigner = openLocalRelaySigner(dataDir);
     const clusters = eksClusterLookup(loaded.config);
     const entries = new LocalAccessEntries(dynamo.client, dynamo.tables.state);
     const handlers = await import('./handlers.ts');
@@ -168,6 +174,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       tables: dynamo.tables,
       slotRoles: localSlotRoles(loaded),
       minter: new LocalTokenMinter({ secret: signingSecret, clusters, clock: systemClock }),
+      relaySigner,
       entries,
       scheduler,
       keys: remoteKeyResolver(),
@@ -236,6 +243,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       scheduler,
       entries,
       signingSecret,
+      relaySigner,
       rescheduled,
       notices,
       stop: async () => {

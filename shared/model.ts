@@ -63,16 +63,15 @@ export interface Slot {
 
 export type GrantStatus = 'active' | 'revoked';
 
-export interface Grant {
+/** What every grant has, however its credentials reach the cluster. */
+interface GrantCommon {
   id: string;
   requestId: string;
   principal: Principal;
   cluster: string;
   namespaces: string[];
   access: string;
-  accessPolicyArn: string;
-  slot: Slot;
-  /** The EKS access entry's Kubernetes username, `gatehouse:<session name>`. */
+  /** The Kubernetes username: `gatehouse:<session name>` (the access entry's, or the one the relay impersonates). */
   username: string;
   sessionName: string;
   status: GrantStatus;
@@ -82,6 +81,28 @@ export interface Grant {
   revokedBy?: string;
   revokeReason?: string;
 }
+
+/**
+ * A direct grant (DESIGN.md section 2.3): a leased slot role with an EKS access entry; its tokens are presigned STS
+ * URLs that reach the cluster's API server itself.
+ */
+export interface DirectGrant extends GrantCommon {
+  via: 'direct';
+  accessPolicyArn: string;
+  slot: Slot;
+}
+
+/**
+ * A relay grant (DESIGN.md section 2.4): no slot and no access entry. Its credentials are relay credentials, which only
+ * the relay accepts; the relay calls the cluster with its own credential and impersonates `username` and `groups`.
+ */
+export interface RelayGrant extends GrantCommon {
+  via: 'relay';
+  /** The Kubernetes groups the relay impersonates (`relay.accessGroups` of the access level, or `gatehouse:<level>`). */
+  groups: string[];
+}
+
+export type Grant = DirectGrant | RelayGrant;
 
 /** `client.authentication.k8s.io/v1` ExecCredential, as kubectl reads it. */
 export interface ExecCredential {

@@ -3,7 +3,7 @@
  * implement them; use cases receive them, so the domain is testable at a fixed instant with no I/O.
  */
 import type { AuditEvent, AuditEventInput } from './audit/event.ts';
-import type { AccessRequest, ExecCredential, Grant, Principal, Slot } from './model.ts';
+import type { AccessRequest, DirectGrant, ExecCredential, Grant, Principal, Slot } from './model.ts';
 
 export interface Clock {
   now(): Date;
@@ -52,9 +52,22 @@ export interface AccessEntries {
   delete(input: { cluster: string; roleArn: string }): Promise<void>;
 }
 
-/** Mints a short-lived EKS credential for a grant's slot role. */
+/** Mints a short-lived EKS credential for a direct grant's slot role. */
 export interface TokenMinter {
-  mint(input: { grant: Grant; principal: Principal }): Promise<ExecCredential>;
+  mint(input: { grant: DirectGrant; principal: Principal }): Promise<ExecCredential>;
+}
+
+/**
+ * Signs relay credentials (shared/tokens/relay-credential.ts) with an ECDSA P-256 key: KMS in AWS, a key file locally.
+ * The private key never leaves the signer.
+ */
+export interface RelayCredentialSigner {
+  /** The key's id, the credential header's `kid`: hex of the first 16 bytes of SHA-256 over the public key's SPKI DER. */
+  keyId(): Promise<string>;
+  /** ES256 over the JWS signing input (SHA-256, then ECDSA P-256): the raw 64-byte `r || s` form JOSE uses. */
+  sign(signingInput: Uint8Array): Promise<Uint8Array>;
+  /** The public key as an SPKI PEM, for the relay to verify with. */
+  publicKeyPem(): Promise<string>;
 }
 
 /** Input of the access-lifecycle state machine (state-machines/access-lifecycle.asl.json). */

@@ -6,7 +6,7 @@ import type { Mailer } from '#shared/approvals/approval-email.ts';
 import type { TaskCallbacks } from '#shared/approvals/ports.ts';
 import type { GatehouseConfig } from '#shared/config/schema.ts';
 import type { ArchiveStore } from '#shared/evidence/ports.ts';
-import type { AccessEntries, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
+import type { AccessEntries, LifecycleScheduler, RelayCredentialSigner, TokenMinter } from '#shared/ports.ts';
 import type { SlackMessenger } from '#shared/slack/slack-messenger.ts';
 import type { EksClusterLookup } from '#shared/tokens/eks-token.ts';
 import { tracer } from './observability.ts';
@@ -18,6 +18,8 @@ import { buildRuntime, type ApprovalSecrets, type Runtime } from './runtime.ts';
  */
 export interface AwsAdapters {
   minter?: (clusters: EksClusterLookup) => TokenMinter;
+  /** Signs relay credentials with the KMS key in RELAY_CREDENTIAL_KEY_ARN; used only when a relay is configured. */
+  relaySigner?: (keyArn: string) => RelayCredentialSigner;
   entries?: (clusters: EksClusterLookup) => AccessEntries;
   scheduler?: (stateMachineArn: string) => LifecycleScheduler;
   callbacks?: () => TaskCallbacks;
@@ -32,6 +34,18 @@ function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`environment variable ${name} is not set`);
   return value;
+}
+
+/** The environment variable naming the relay credential key (infra/control-plane-stack.ts sets it on token issuers). */
+export const RELAY_CREDENTIAL_KEY_VARIABLE = 'RELAY_CREDENTIAL_KEY_ARN';
+
+/**
+ * Whether this deployment offers `via: "relay"`: when the configuration says where the relay is (`relay.url`) or
+ * deploys it (`relay.deployment`). Without either, relay requests are refused as unavailable, never granted for a relay
+ * that does not exist.
+ */
+export function relayConfigured(config: GatehouseConfig): boolean {
+  return config.relay.url !== undefined || config.relay.deployment !== undefined;
 }
 
 /** Only create-access-request starts executions; other functions never reach this scheduler. */
@@ -69,6 +83,10 @@ export function buildAwsRuntime(adapters: AwsAdapters = {}): Runtime {
   const stateMachineArn = process.env.LIFECYCLE_STATE_MACHINE_ARN;
   const secrets = adapters.secrets?.() ?? noSecrets;
   const mailer = adapters.mailer?.(loaded.config);
+  const relaySigner =
+    adapters.relaySigner && relayConfigured(loaded.config)
+      ? adapters.relaySigner(requiredEnv(RELAY_CREDENTIAL_KEY_VARIABLE))
+      : undefined;
   return buildRuntime(loaded, {
     dynamodb: tracer.captureAWSv3Client(new DynamoDBClient({})),
     tables: {
@@ -78,6 +96,7 @@ export function buildAwsRuntime(adapters: AwsAdapters = {}): Runtime {
     },
     slotRoles: JSON.parse(requiredEnv('SLOT_ROLE_ARNS')) as Record<string, string[]>,
     minter: adapters.minter?.(clusters) ?? noMinter,
+    ...(relaySigner ? { relaySigner } : {}),
     entries: adapters.entries?.(clusters) ?? noEntries,
     scheduler: stateMachineArn && adapters.scheduler ? adapters.scheduler(stateMachineArn) : unscheduled,
     keys: remoteKeyResolver(),

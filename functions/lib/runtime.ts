@@ -21,7 +21,14 @@ import { systemClock, ulidIds } from '#shared/adapters/system.ts';
 import { AuditLog } from '#shared/audit/audit-log.ts';
 import { OidcVerifier } from '#shared/identity/oidc-verifier.ts';
 import { loadPolicyEngine, type PolicyEngine } from '#shared/policy/policy-engine.ts';
-import type { AccessEntries, AuditSink, Clock, LifecycleScheduler, TokenMinter } from '#shared/ports.ts';
+import type {
+  AccessEntries,
+  AuditSink,
+  Clock,
+  LifecycleScheduler,
+  RelayCredentialSigner,
+  TokenMinter,
+} from '#shared/ports.ts';
 import type { ArchiveStore } from '#shared/evidence/ports.ts';
 import { AuditorService } from '#shared/evidence/auditor-service.ts';
 import type { AwsAdapters } from './aws-runtime.ts';
@@ -56,6 +63,8 @@ export interface RuntimeParts {
   tables: TableNames;
   slotRoles: Record<string, string[]>;
   minter: TokenMinter;
+  /** Signs relay credentials; absent where no relay is configured or the function issues no tokens. */
+  relaySigner?: RelayCredentialSigner;
   entries: AccessEntries;
   scheduler: LifecycleScheduler;
   keys: KeyResolver;
@@ -88,6 +97,7 @@ export function buildRuntime(loaded: LoadedConfig, parts: RuntimeParts): Runtime
     slots: new DynamoDbSlotPool(parts.dynamodb, parts.tables.state, parts.slotRoles, clock),
     entries: parts.entries,
     minter: parts.minter,
+    ...(parts.relaySigner ? { relaySigner: parts.relaySigner } : {}),
     scheduler: parts.scheduler,
     clock,
     ids: ulidIds,

@@ -4,7 +4,15 @@ import { approvalRequirement } from '../approvals/approval-rules.ts';
 import type { ApprovalStore } from '../approvals/ports.ts';
 import type { AccessDecision, PolicyEngine } from '../policy/policy-engine.ts';
 import type { ClusterConfig, GatehouseConfig } from '../config/schema.ts';
-import type { AccessRequest, AccessRequestInput, ExecCredential, Grant, Principal } from '../model.ts';
+import type {
+  AccessRequest,
+  AccessRequestInput,
+  DirectGrant,
+  ExecCredential,
+  Grant,
+  Principal,
+  RelayGrant,
+} from '../model.ts';
 import type {
   AccessEntries,
   AccessStore,
@@ -12,10 +20,12 @@ import type {
   Clock,
   Ids,
   LifecycleScheduler,
+  RelayCredentialSigner,
   SlotPool,
   TokenMinter,
 } from '../ports.ts';
 import { isMemberOf } from '../identity/membership.ts';
+import { issueRelayCredential, RelayCredentialError } from '../tokens/relay-credential.ts';
 import { deriveSessionName } from '../tokens/session-name.ts';
 import {
   AccessDeniedError,
@@ -40,6 +50,12 @@ export interface AccessServiceDeps {
   slots: SlotPool;
   entries: AccessEntries;
   minter: TokenMinter;
+  /**
+   * Signs relay credentials. Its presence is what makes `via: "relay"` available: the local runtime always has one, an
+   * AWS deployment when the configuration names the relay (`relay.url` or `relay.deployment`). Functions that never
+   * issue tokens go without; they still create, expire and revoke relay grants.
+   */
+  relaySigner?: RelayCredentialSigner;
   scheduler: LifecycleScheduler;
   /** Where approvals are read, so a grant for a request that waited on people is made only once they approved. */
   approvals?: Pick<ApprovalStore, 'get'>;
@@ -315,6 +331,8 @@ export class AccessService {
     const grant = await this.deps.store.getGrant(request.grantId);
     if (!grant) throw new NotFoundError(`grant ${request.grantId} does not exist`);
     if (grant.status !== 'active') throw new GrantNotActiveError(`grant ${grant.id} is ${grant.status}`);
+    // A relay grant has no access entry: the relay reads the grant's status itself.
+    if (grant.via === 'relay') return { requestId, grantId: grant.id, expiresAt: grant.expiresAt };
     await this.attachAccessEntry(grant);
     // A revocation may have marked the grant and deleted its entry between the read above and the attach: revocation
     // always marks before it deletes, so reading again after attaching sees it, and the entry must not survive.
@@ -350,59 +368,72 @@ export class AccessService {
   }
 
   private async createGrant(request: AccessRequest, options = { scheduleLifecycle: true }): Promise<Grant> {
-    const { audit, clock, ids, slots, store } = this.deps;
+    const { audit, clock, ids, store } = this.deps;
     const cluster = this.cluster(request.cluster);
     const grantId = `grt_${ids.next()}`;
     const createdAt = clock.now();
     const expiresAt = new Date(createdAt.getTime() + request.durationSeconds * 1000);
     const actor = actorOf(request.principal);
-    const planned = { id: grantId, requestId: request.id, cluster: request.cluster, namespaces: request.namespaces };
-
-    const slot = await slots.lease(
-      cluster.name,
-      grantId,
-      new Date(expiresAt.getTime() + SLOT_LEASE_MARGIN_MS).toISOString(),
-    );
-    if (!slot) {
-      await audit.append(
-        grantEvent(planned, 'grant.failed', actor, { reason: 'no free slot', poolSize: cluster.slotPoolSize }),
-      );
-      throw new NoFreeSlotError(
-        `every one of the ${cluster.slotPoolSize} access slots of cluster ${cluster.name} is in use; retry shortly`,
-        NO_SLOT_RETRY_AFTER_SECONDS,
-      );
-    }
-
     const sessionName = deriveSessionName(request.principal, grantId);
-    const grant: Grant = {
+    const common = {
       id: grantId,
       requestId: request.id,
       principal: request.principal,
       cluster: cluster.name,
       namespaces: request.namespaces,
       access: request.access,
-      accessPolicyArn: cluster.accessLevels[request.access]!,
-      slot,
       username: `gatehouse:${sessionName}`,
       sessionName,
-      status: 'active',
+      status: 'active' as const,
       createdAt: createdAt.toISOString(),
       expiresAt: expiresAt.toISOString(),
     };
-    try {
-      await audit.append(
-        grantEvent(grant, 'grant.created', actor, {
-          slot: slot.index,
-          roleArn: slot.roleArn,
-          username: grant.username,
-          accessPolicyArn: grant.accessPolicyArn,
-          expiresAt: grant.expiresAt,
-        }),
+
+    let grant: Grant;
+    let details: Record<string, unknown>;
+    if ((request.via ?? 'direct') === 'relay') {
+      // No slot and no access entry: the relay reaches the cluster with its own credential and impersonates these.
+      const groups = this.deps.config.relay.accessGroups[request.access] ?? [`gatehouse:${request.access}`];
+      grant = { ...common, via: 'relay', groups: [...groups] };
+      details = { via: 'relay', username: grant.username, groups: grant.groups, expiresAt: grant.expiresAt };
+    } else {
+      const slot = await this.deps.slots.lease(
+        cluster.name,
+        grantId,
+        new Date(expiresAt.getTime() + SLOT_LEASE_MARGIN_MS).toISOString(),
       );
+      if (!slot) {
+        await audit.append(
+          grantEvent(common, 'grant.failed', actor, { reason: 'no free slot', poolSize: cluster.slotPoolSize }),
+        );
+        throw new NoFreeSlotError(
+          `every one of the ${cluster.slotPoolSize} access slots of cluster ${cluster.name} is in use; retry shortly`,
+          NO_SLOT_RETRY_AFTER_SECONDS,
+        );
+      }
+      const direct: DirectGrant = {
+        ...common,
+        via: 'direct',
+        accessPolicyArn: cluster.accessLevels[request.access]!,
+        slot,
+      };
+      grant = direct;
+      details = {
+        slot: slot.index,
+        roleArn: slot.roleArn,
+        username: grant.username,
+        accessPolicyArn: direct.accessPolicyArn,
+        expiresAt: grant.expiresAt,
+      };
+    }
+    try {
+      await audit.append(grantEvent(grant, 'grant.created', actor, details));
       await store.putGrant(grant);
-      // A slot whose earlier grant was never cleaned up may still carry that grant's entry and namespaces.
-      await this.deps.entries.delete({ cluster: grant.cluster, roleArn: slot.roleArn });
-      await this.attachAccessEntry(grant);
+      if (grant.via === 'direct') {
+        // A slot whose earlier grant was never cleaned up may still carry that grant's entry and namespaces.
+        await this.deps.entries.delete({ cluster: grant.cluster, roleArn: grant.slot.roleArn });
+        await this.attachAccessEntry(grant);
+      }
       // Stored before the lifecycle starts: its first step reads the request to find the grant.
       await store.putRequest({ ...request, status: 'granted', grantId, updatedAt: clock.now().toISOString() });
       if (options.scheduleLifecycle)
@@ -417,10 +448,11 @@ export class AccessService {
   /** Compensation for a grant that failed part way: every step is idempotent, and each runs even if one fails. */
   private async undoGrant(grant: Grant, cause: unknown): Promise<void> {
     const { audit, clock, entries, slots, store } = this.deps;
+    const direct = grant.via === 'direct' ? grant : undefined;
     const steps: (() => Promise<unknown>)[] = [
-      () => entries.delete({ cluster: grant.cluster, roleArn: grant.slot.roleArn }),
+      async () => direct && entries.delete({ cluster: direct.cluster, roleArn: direct.slot.roleArn }),
       () => store.markGrantRevoked(grant.id, clock.now().toISOString(), SYSTEM_LIFECYCLE.id, 'grant failed'),
-      () => slots.release(grant.slot, grant.id),
+      async () => direct && slots.release(direct.slot, direct.id),
       async () => {
         const request = await store.getRequest(grant.requestId);
         if (request?.status === 'granted') {
@@ -438,7 +470,7 @@ export class AccessService {
     for (const step of steps) await step().catch(() => undefined);
   }
 
-  private async attachAccessEntry(grant: Grant): Promise<void> {
+  private async attachAccessEntry(grant: DirectGrant): Promise<void> {
     const { entries } = this.deps;
     await entries.create({
       cluster: grant.cluster,
@@ -457,14 +489,18 @@ export class AccessService {
   private async revoke(grant: Grant, actor: AuditActor, reason: RevocationReason, note?: string): Promise<Grant> {
     const { audit, clock, entries, slots, store } = this.deps;
     if (grant.status === 'active') {
+      const how = grant.via === 'relay' ? { via: 'relay' } : { slot: grant.slot.index };
       await audit.append(
-        grantEvent(grant, 'grant.revoked', actor, { reason, note, slot: grant.slot.index, expiresAt: grant.expiresAt }),
+        grantEvent(grant, 'grant.revoked', actor, { reason, note, ...how, expiresAt: grant.expiresAt }),
       );
     }
+    // For a relay grant, this mark is the revocation: the relay reads the grant's status within seconds.
     const marked = await store.markGrantRevoked(grant.id, clock.now().toISOString(), actor.id, note ?? reason);
-    // Deleting the access entry is what stops every token of the grant at once; it runs even on a repeat.
-    await entries.delete({ cluster: grant.cluster, roleArn: grant.slot.roleArn });
-    await slots.release(grant.slot, grant.id);
+    if (grant.via === 'direct') {
+      // Deleting the access entry is what stops every token of the grant at once; it runs even on a repeat.
+      await entries.delete({ cluster: grant.cluster, roleArn: grant.slot.roleArn });
+      await slots.release(grant.slot, grant.id);
+    }
     const request = await store.getRequest(grant.requestId);
     if (request && request.status === 'granted') {
       await store.putRequest({
@@ -477,6 +513,7 @@ export class AccessService {
   }
 
   private async mintToken(grant: Grant, principal: Principal): Promise<ExecCredential> {
+    if (grant.via === 'relay') return this.issueRelayToken(grant, principal);
     const credential = await this.deps.minter.mint({ grant, principal });
     // kubectl asks again at expiry; a credential never claims to outlive its grant.
     const expiration = new Date(
@@ -494,6 +531,50 @@ export class AccessService {
       }),
     );
     return bounded;
+  }
+
+  /** A relay credential for a relay grant, as an ExecCredential: kubectl sends it to the relay as its bearer token. */
+  private async issueRelayToken(grant: RelayGrant, principal: Principal): Promise<ExecCredential> {
+    const signer = this.deps.relaySigner;
+    if (!signer) throw new NotAvailableError('relay credentials are not available in this deployment');
+    let issued;
+    try {
+      issued = await issueRelayCredential(
+        signer,
+        {
+          id: `rc_${this.deps.ids.next()}`,
+          grantId: grant.id,
+          principalId: grant.principal.id,
+          cluster: grant.cluster,
+          namespaces: grant.namespaces,
+          access: grant.access,
+          groups: grant.groups,
+          username: grant.username,
+          grantExpiresAt: new Date(grant.expiresAt),
+          ttlSeconds: this.deps.config.relay.credentialTtlSeconds,
+        },
+        this.deps.clock,
+      );
+    } catch (error) {
+      // The grant ended between the check and the signing: the same answer as an ended grant.
+      if (error instanceof RelayCredentialError) throw new GrantNotActiveError(`no token: ${error.message}`);
+      throw error;
+    }
+    const expiresAt = issued.expiresAt.toISOString();
+    await this.deps.audit.append(
+      grantEvent(grant, 'token.issued', actorOf(principal), {
+        fingerprint: issued.fingerprint,
+        expiresAt,
+        sessionName: grant.sessionName,
+        via: 'relay',
+      }),
+    );
+    return {
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      spec: {},
+      status: { token: issued.token, expirationTimestamp: expiresAt },
+    };
   }
 
   private decide(principal: Principal, input: AccessRequestInput): AccessDecision {
@@ -528,8 +609,11 @@ export class AccessService {
         message: `durationSeconds ${input.durationSeconds} is above cluster ${cluster.name}'s maximum of ${cluster.maxDurationSeconds}`,
       };
     }
-    if (input.via === 'relay') {
-      return { kind: 'unavailable', message: 'relay access is not available in this version; use via "direct"' };
+    if (input.via === 'relay' && !this.deps.relaySigner) {
+      return {
+        kind: 'unavailable',
+        message: 'relay access is not available in this deployment (no relay is configured); use via "direct"',
+      };
     }
     return undefined;
   }

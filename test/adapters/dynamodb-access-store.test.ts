@@ -1,10 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrantNotActiveError } from '../../shared/access/errors.ts';
 import { DynamoDbAccessStore, STATE_RETENTION_DAYS } from '../../shared/adapters/aws/dynamodb-access-store.ts';
 import { StoreError, documentClient } from '../../shared/adapters/aws/tables.ts';
-import type { AccessRequest, Grant, Principal } from '../../shared/model.ts';
+import type { AccessRequest, DirectGrant, Principal, RelayGrant } from '../../shared/model.ts';
 import { startDynalite } from '../support/dynalite.ts';
 import type { Dynalite } from '../support/dynalite.ts';
 
@@ -43,8 +43,9 @@ function request(id: string, overrides: Partial<AccessRequest> = {}): AccessRequ
   };
 }
 
-function grant(id: string, overrides: Partial<Grant> = {}): Grant {
+function grant(id: string, overrides: Partial<DirectGrant> = {}): DirectGrant {
   return {
+    via: 'direct',
     id,
     requestId: 'req_1',
     principal,
@@ -104,6 +105,31 @@ describe('DynamoDbAccessStore requests', () => {
 });
 
 describe('DynamoDbAccessStore grants', () => {
+  it('stores a relay grant (no slot) and marks it revoked, which is what the relay reads', async () => {
+    const { slot: _slot, accessPolicyArn: _policy, ...common } = grant('grt_relay');
+    const relay: RelayGrant = { ...common, via: 'relay', groups: ['gatehouse:edit'] };
+
+    await store.putGrant(relay);
+    expect(await store.getGrant('grt_relay')).toEqual(relay);
+
+    const marked = await store.markGrantRevoked('grt_relay', '2025-03-01T12:05:00.000Z', 'ci:x', 'requested');
+    expect(marked).toMatchObject({ changed: true, grant: { via: 'relay', status: 'revoked' } });
+    expect(await store.getGrant('grt_relay')).toMatchObject({ via: 'relay', status: 'revoked' });
+  });
+
+  it('reads a grant stored before grants had `via` as a direct grant, however it is read', async () => {
+    const { via: _via, ...legacy } = grant('grt_legacy');
+    await documentClient(db.client).send(
+      new PutCommand({ TableName: db.names.state, Item: { ...legacy, pk: 'GRANT#grt_legacy', sk: 'GRANT' } }),
+    );
+
+    expect(await store.getGrant('grt_legacy')).toEqual({ ...legacy, via: 'direct' });
+    const marked = await store.markGrantRevoked('grt_legacy', '2025-03-01T12:05:00.000Z', 'ci:x', 'requested');
+    expect(marked?.grant.via).toBe('direct');
+    // A repeat (the grant is no longer active) reads the item again: still direct.
+    expect((await store.markGrantRevoked('grt_legacy', 'x', 'y', 'z'))?.grant.via).toBe('direct');
+  });
+
   it('stores a grant and reads back the same domain object', async () => {
     const stored = grant('grt_a');
 

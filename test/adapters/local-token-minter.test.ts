@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Grant, Principal } from '../../shared/model.ts';
+import type { DirectGrant, Principal } from '../../shared/model.ts';
 import {
   LocalTokenMinter,
   localAccessKeyId,
@@ -18,7 +18,8 @@ const principal: Principal = {
   subject: 'ci:demo',
   groups: ['ci'],
 };
-const grant: Grant = {
+const grant: DirectGrant = {
+  via: 'direct',
   id: GRANT_ID,
   requestId: '01JN8ZQ0000000000000000000',
   principal,

@@ -1,7 +1,7 @@
 import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Grant, Principal } from '../../shared/model.ts';
+import type { DirectGrant, Principal } from '../../shared/model.ts';
 import { StsTokenMinter, TokenMintError } from '../../shared/adapters/aws/sts-token-minter.ts';
 import { verifyAsIamAuthenticator } from '../support/iam-authenticator-verifier.ts';
 
@@ -15,7 +15,8 @@ const principal: Principal = {
   groups: ['ci'],
   ci: { provider: 'github-actions', repository: 'octo-org/octo-repo' },
 };
-const grant: Grant = {
+const grant: DirectGrant = {
+  via: 'direct',
   id: GRANT_ID,
   requestId: '01JN8ZQ0000000000000000000',
   principal,

@@ -33,7 +33,7 @@ async function createGranted(sub: string) {
   const response = await t.call('POST', '/v1/access-requests', { token, body: DEFAULT_BODY });
   expect(response.status, response.text).toBe(201);
   const created = response.json<{ id: string; grantId: string }>();
-  const grant = (await t.grant(created.grantId))!;
+  const grant = (await t.directGrant(created.grantId))!;
   return { token, ...created, grant };
 }
 
@@ -65,7 +65,7 @@ describe('access lifecycle on the real ASL', () => {
     expect(await t.entry('dev', grant.slot.roleArn)).toBeUndefined();
     expect((await t.leases('dev')).map((lease) => lease.grantId)).not.toContain(grantId);
     expect((await t.request(id))?.status).toBe('expired');
-    expect((await t.grant(grantId))?.status).toBe('revoked');
+    expect((await t.directGrant(grantId))?.status).toBe('revoked');
     const events = await t.events(`grant/${grantId}`);
     expect(events.map((event) => event.type)).toEqual(['grant.created', 'token.issued', 'grant.revoked']);
     expect(events[2]).toMatchObject({ actor: { id: 'system:access-lifecycle' }, details: { reason: 'expired' } });
@@ -102,7 +102,7 @@ describe('access lifecycle on the real ASL', () => {
     } finally {
       await scheduler.stop();
     }
-    expect((await t.grant(grantId))?.status).toBe('revoked');
+    expect((await t.directGrant(grantId))?.status).toBe('revoked');
     expect((await t.request(id))?.status).toBe('revoked');
     expect(await t.entry('dev', grant.slot.roleArn)).toBeUndefined();
     expect((await t.leases('dev')).map((lease) => lease.grantId)).not.toContain(grantId);
@@ -134,7 +134,7 @@ describe('access lifecycle on the real ASL', () => {
       await scheduler.stop();
     }
     expect(await t.entry('dev', grant.slot.roleArn)).toBeUndefined();
-    expect((await t.grant(grantId))?.status).toBe('revoked');
+    expect((await t.directGrant(grantId))?.status).toBe('revoked');
     expect((await t.request(id))?.status).toBe('revoked');
     // The lifecycle's revocation of a revoked grant records nothing new: the requester's revocation stands.
     const revoked = (await t.events(`grant/${grantId}`)).filter((event) => event.type === 'grant.revoked');

@@ -81,7 +81,7 @@ describe('POST /v1/access-requests, granted at once', () => {
     const check = expectValidLocalToken(created.credential, new Date());
     if (!check.ok) return;
     expect(check.session.grantId).toBe(created.grantId);
-    const grant = await t.grant(created.grantId);
+    const grant = await t.directGrant(created.grantId);
     expect(check.session.roleArn).toBe(grant?.slot.roleArn);
     expect(check.session.sessionName).toBe(grant?.sessionName);
 
@@ -96,7 +96,7 @@ describe('POST /v1/access-requests, granted at once', () => {
 
   it('creates the access entry for the leased slot role, scoped to the requested namespaces', async () => {
     const { created } = await createGranted('ci:entry');
-    const grant = await t.grant(created.grantId);
+    const grant = await t.directGrant(created.grantId);
 
     expect(grant?.status).toBe('active');
     const entry = await t.entry('dev', grant!.slot.roleArn);
@@ -182,7 +182,7 @@ describe('POST /v1/access-requests, granted at once', () => {
 describe('POST /v1/grants/{id}/revoke', () => {
   it('revokes at once for the requester: entry deleted, slot free, GET revoked, no more tokens, no second revoke', async () => {
     const { token, created } = await createGranted('ci:revoke');
-    const grant = (await t.grant(created.grantId))!;
+    const grant = (await t.directGrant(created.grantId))!;
     expect(await t.entry('dev', grant.slot.roleArn)).toBeDefined();
 
     const response = await t.call('POST', `/v1/grants/${created.grantId}/revoke`, {
@@ -236,7 +236,7 @@ describe('POST /v1/grants/{id}/revoke', () => {
 
     expect(response.status).toBe(403);
     expect(problemOf(response).detail).toMatch(/only the requester or an admin/);
-    const grant = await t.grant(created.grantId);
+    const grant = await t.directGrant(created.grantId);
     expect(grant?.status).toBe('active');
     expect(await t.entry('dev', grant!.slot.roleArn)).toBeDefined();
     expect((await t.events(`grant/${created.grantId}`)).map((event) => event.type)).not.toContain('grant.revoked');
@@ -250,7 +250,7 @@ describe('POST /v1/grants/{id}/revoke', () => {
 
     expect(response.status, response.text).toBe(200);
     expect(response.json()).toMatchObject({ status: 'revoked', revokedBy: 'local:human:alice' });
-    const grant = await t.grant(created.grantId);
+    const grant = await t.directGrant(created.grantId);
     expect(await t.entry('dev', grant!.slot.roleArn)).toBeUndefined();
     const revoked = (await t.events(`grant/${created.grantId}`)).find((event) => event.type === 'grant.revoked');
     expect(revoked?.actor).toMatchObject({ id: 'local:human:alice', groups: [ADMIN_GROUP] });
@@ -312,7 +312,7 @@ describe('Idempotency-Key', () => {
     const b = two.response.json<Created>();
     expect(b.id).not.toBe(a.id);
     expect(b.grantId).not.toBe(a.grantId);
-    expect((await t.grant(b.grantId))?.principal.id).toBe('local:ci:idem-two');
+    expect((await t.directGrant(b.grantId))?.principal.id).toBe('local:ci:idem-two');
     // Each caller's request is their own: the other may not read it.
     const cross = await t.call('GET', `/v1/access-requests/${a.id}`, { token: two.token });
     expect(cross.status).toBe(403);

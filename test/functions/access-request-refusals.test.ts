@@ -163,17 +163,6 @@ describe('POST /v1/access-requests refusals', () => {
     await expectNothingGranted('local:ci:r-size', before);
   });
 
-  it('answers 501 for via relay, which this version does not offer', async () => {
-    const before = await snapshot();
-    const response = await post('ci:r-relay', { body: { ...DEFAULT_BODY, via: 'relay' } });
-
-    expectProblem(response, 501, /relay access is not available in this version/);
-    const events = await eventsOf('local:ci:r-relay');
-    expect(events.map((event) => event.type)).toEqual(['access.requested', 'access.rejected']);
-    expect(events[0]?.details).toMatchObject({ via: 'relay' });
-    await expectNothingGranted('local:ci:r-relay', before);
-  });
-
   it('denies with 403 when a policy asks for an approver group the configuration does not define', async () => {
     const before = await snapshot();
     const response = await post('ci:r-approval', { body: { ...DEFAULT_BODY, namespaces: ['sensitive'] } });

@@ -33,7 +33,7 @@ import { remoteKeyResolver } from '../../shared/adapters/http/remote-jwks.ts';
 import { DevIssuer } from '../../shared/adapters/local/dev-issuer.ts';
 import { systemClock } from '../../shared/adapters/system.ts';
 import { eksClusterLookup } from '../../shared/config/clusters.ts';
-import type { ExecCredential } from '../../shared/model.ts';
+import type { DirectGrant, ExecCredential } from '../../shared/model.ts';
 import { sessionIdentity } from '../../shared/tokens/session-name.ts';
 import { startDynalite, type Dynalite } from '../support/dynalite.ts';
 import { verifyAsIamAuthenticator } from '../support/iam-authenticator-verifier.ts';
@@ -173,7 +173,9 @@ describe('create and revoke on the AWS adapters', () => {
 
     expect(result.statusCode, result.body).toBe(201);
     const created = JSON.parse(result.body) as { id: string; grantId: string; credential: ExecCredential };
-    const grant = (await new DynamoDbAccessStore(dynalite.client, dynalite.names.state).getGrant(created.grantId))!;
+    const grant = (await new DynamoDbAccessStore(dynalite.client, dynalite.names.state).getGrant(
+      created.grantId,
+    )) as DirectGrant;
     expect(SLOT_ROLES).toContain(grant.slot.roleArn);
     const principal = {
       id: 'ci:deploy-bot',
@@ -245,5 +247,27 @@ describe('create and revoke on the AWS adapters', () => {
     const deletes = eks.commandCalls(DeleteAccessEntryCommand);
     expect(deletes).toHaveLength(deletesBefore + 1);
     expect(deletes.at(-1)?.args[0].input).toEqual({ clusterName: 'acme-dev', principalArn: grant.slot.roleArn });
+  });
+
+  it('answers 501 for via relay when the configuration names no relay, and grants nothing', async () => {
+    const jwt = await issuer.sign({ sub: 'relay-bot', groups: ['ci'] }, { audience: 'gatehouse' });
+    const calls = () => [sts, eks, sfn].map((mock) => mock.calls().length);
+    const before = calls();
+
+    const result = await invoke(
+      createAccessRequest,
+      proxyEvent('POST', '/v1/access-requests', jwt, {
+        cluster: 'dev',
+        namespaces: ['app'],
+        access: 'view',
+        durationSeconds: 900,
+        purpose: 'agent',
+        via: 'relay',
+      }),
+    );
+
+    expect(result.statusCode, result.body).toBe(501);
+    expect(JSON.parse(result.body)).toMatchObject({ detail: expect.stringMatching(/no relay is configured/) });
+    expect(calls()).toEqual(before);
   });
 });

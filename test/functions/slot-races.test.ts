@@ -60,12 +60,12 @@ describe('racing for a pool of 2 slots', () => {
     expect(failed).toHaveLength(RACERS - 2);
     for (const event of failed) expect(event.details).toMatchObject({ reason: 'no free slot', poolSize: 2 });
     expect(events.filter((event) => event.type === 'grant.created')).toHaveLength(2);
-    for (const event of failed) expect(await t.grant(event.grantId!)).toBeUndefined();
+    for (const event of failed) expect(await t.directGrant(event.grantId!)).toBeUndefined();
   });
 
   it('grants again once a slot is freed by revocation', async () => {
     const holders = (await t.leases('tight')).map((lease) => lease.grantId);
-    const first = (await t.grant(holders[0]!))!;
+    const first = (await t.directGrant(holders[0]!))!;
     const ownerToken = await t.token(first.principal.subject);
     const revoke = await t.call('POST', `/v1/grants/${first.id}/revoke`, { token: ownerToken });
     expect(revoke.status, revoke.text).toBe(200);
@@ -76,7 +76,7 @@ describe('racing for a pool of 2 slots', () => {
     });
 
     expect(next.status, next.text).toBe(201);
-    const grant = await t.grant(next.json<{ grantId: string }>().grantId);
+    const grant = await t.directGrant(next.json<{ grantId: string }>().grantId);
     expect(grant?.slot.index).toBe(first.slot.index);
   });
 });

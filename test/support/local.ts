@@ -14,7 +14,7 @@ import { DynamoDbChainStore } from '../../shared/adapters/aws/dynamodb-chain-sto
 import { documentClient } from '../../shared/adapters/aws/tables.ts';
 import type { LocalAccessEntry } from '../../shared/adapters/local/local-access-entries.ts';
 import type { AuditEvent } from '../../shared/audit/event.ts';
-import type { AccessRequest, Grant } from '../../shared/model.ts';
+import type { AccessRequest, DirectGrant, Grant } from '../../shared/model.ts';
 import { LOCAL_AUDIENCE, startLocal, type LocalOptions, type LocalRuntime } from '../../local/start.ts';
 import { call, type ApiResponse, type CallOptions } from './api.ts';
 
@@ -126,6 +126,8 @@ export interface TestLocal {
   /** The slot lease items of a cluster (leased slots only). */
   leases(cluster: string): Promise<{ index: number; grantId: string }[]>;
   grant(id: string): Promise<Grant | undefined>;
+  /** A direct grant (with its slot), or undefined; a relay grant throws. */
+  directGrant(id: string): Promise<DirectGrant | undefined>;
   request(id: string): Promise<AccessRequest | undefined>;
   stop(): Promise<void>;
 }
@@ -191,6 +193,11 @@ export async function startTestLocal(options: TestLocalOptions = {}): Promise<Te
     leases: async (cluster) =>
       (await scan(`SLOT#${cluster}`)).map((item) => ({ index: item.index as number, grantId: item.grantId as string })),
     grant: (id) => store.getGrant(id),
+    directGrant: async (id) => {
+      const grant = await store.getGrant(id);
+      if (grant && grant.via !== 'direct') throw new Error(`grant ${id} is a ${grant.via} grant, not a direct one`);
+      return grant;
+    },
     request: (id) => store.getRequest(id),
     stop: async () => {
       await local.stop();

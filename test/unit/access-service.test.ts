@@ -1,11 +1,14 @@
 /** AccessService with in-memory ports at a fixed instant: the rules that are hard to reach through HTTP. */
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AccessService, type AccessServiceDeps } from '../../shared/access/access-service.ts';
-import { ForbiddenError, GrantNotActiveError } from '../../shared/access/errors.ts';
+import { ForbiddenError, GrantNotActiveError, NotAvailableError } from '../../shared/access/errors.ts';
+import { fingerprint } from '../../shared/audit/fingerprint.ts';
 import type { AuditEventInput } from '../../shared/audit/event.ts';
 import type { AccessRequest, ExecCredential, Grant, Principal, Slot } from '../../shared/model.ts';
-import type { AccessEntries, AccessStore, SlotPool } from '../../shared/ports.ts';
+import type { AccessEntries, AccessStore, RelayCredentialSigner, SlotPool } from '../../shared/ports.ts';
 import { GatehouseConfigSchema } from '../../shared/config/schema.ts';
+import { relayKeyId, verifyRelayCredential } from '../../shared/tokens/relay-credential.ts';
 
 const NOW = new Date('2026-11-23T10:00:00.000Z');
 const requester: Principal = {
@@ -60,7 +63,15 @@ class MemoryEntries implements AccessEntries {
   }
 }
 
-function setup() {
+const relayKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const relayPem = relayKey.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const relaySigner: RelayCredentialSigner = {
+  keyId: async () => relayKeyId(relayPem),
+  sign: async (input) => sign('sha256', input, { key: relayKey.privateKey, dsaEncoding: 'ieee-p1363' }),
+  publicKeyPem: async () => relayPem,
+};
+
+function setup(options: { relay?: boolean; relayConfig?: Record<string, unknown> } = {}) {
   const config = GatehouseConfigSchema.parse({
     version: 1,
     issuers: [{ name: 'local', issuer: 'http://127.0.0.1', audience: 'gatehouse' }],
@@ -73,6 +84,7 @@ function setup() {
       },
     ],
     policies: { files: ['access.cedar'] },
+    ...(options.relayConfig ? { relay: options.relayConfig } : {}),
   });
   const store = new MemoryStore();
   const entries = new MemoryEntries();
@@ -109,24 +121,25 @@ function setup() {
     slots,
     entries,
     minter: { mint: async () => credential },
+    ...(options.relay ? { relaySigner } : {}),
     scheduler: { schedule: async () => undefined },
     clock: { now: () => NOW },
     ids: { next: () => `01M8${String(++counter).padStart(22, '0')}` },
   };
   const service = new AccessService(deps);
-  const grantOnce = async () => {
+  const grantOnce = async (via: 'direct' | 'relay' = 'direct', durationSeconds = 900) => {
     const outcome = await service.requestAccess(requester, {
       cluster: 'local',
       namespaces: ['demo'],
       access: 'view',
-      durationSeconds: 900,
+      durationSeconds,
       purpose: 'test',
-      via: 'direct',
+      via,
     });
     if (outcome.status !== 'granted') throw new Error('expected the permitted request to be granted');
     return outcome;
   };
-  return { service, store, entries, events, leased, slot, grantOnce };
+  return { service, store, entries, events, leased, slot, grantOnce, config };
 }
 
 describe('AccessService', () => {
@@ -190,5 +203,128 @@ describe('AccessService', () => {
 
     expect(events.filter((event) => event.type === 'grant.revoked')).toHaveLength(1);
     expect(leased.size).toBe(0);
+  });
+});
+
+describe('AccessService, relay grants', () => {
+  const verify = (token: string, at = NOW) =>
+    verifyRelayCredential(token, new Map([[relayKeyId(relayPem), relayPem]]), {
+      now: new Date(at.getTime() + 1000),
+      cluster: 'local',
+    });
+
+  it("grants without leasing a slot or creating an access entry, with the level's default group", async () => {
+    const { service, store, entries, leased, events, grantOnce } = setup({ relay: true });
+
+    const granted = await grantOnce('relay');
+
+    expect(leased.size).toBe(0);
+    expect(entries.entries.size).toBe(0);
+    const grant = await store.getGrant(granted.grantId);
+    expect(grant).toMatchObject({ via: 'relay', groups: ['gatehouse:view'], status: 'active' });
+    expect(grant).not.toHaveProperty('slot');
+    expect(events.find((event) => event.type === 'grant.created')?.details).toEqual({
+      via: 'relay',
+      username: grant!.username,
+      groups: ['gatehouse:view'],
+      expiresAt: granted.expiresAt,
+    });
+    await expect(service.grantForRequest(granted.requestId)).resolves.toEqual({
+      requestId: granted.requestId,
+      grantId: granted.grantId,
+      expiresAt: granted.expiresAt,
+    });
+    expect(entries.entries.size).toBe(0);
+  });
+
+  it('impersonates the groups the configuration names for the access level', async () => {
+    const { store, grantOnce } = setup({
+      relay: true,
+      relayConfig: { accessGroups: { view: ['readers', 'auditors'] } },
+    });
+    const granted = await grantOnce('relay');
+    expect(await store.getGrant(granted.grantId)).toMatchObject({ groups: ['readers', 'auditors'] });
+  });
+
+  it('issues a relay credential as an ExecCredential, bound to the grant, and audits only its fingerprint', async () => {
+    const { service, events, grantOnce } = setup({ relay: true });
+    const granted = await grantOnce('relay');
+
+    const credential = await service.issueToken(requester, granted.requestId);
+
+    const check = await verify(credential.status.token);
+    expect(check, JSON.stringify(check)).toMatchObject({
+      ok: true,
+      claims: {
+        grantId: granted.grantId,
+        principalId: requester.id,
+        cluster: 'local',
+        namespaces: ['demo'],
+        access: 'view',
+        groups: ['gatehouse:view'],
+      },
+    });
+    expect(credential).toMatchObject({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      status: { expirationTimestamp: new Date(NOW.getTime() + 900_000).toISOString() },
+    });
+    const issued = events.filter((event) => event.type === 'token.issued');
+    expect(issued.at(-1)?.details).toMatchObject({
+      fingerprint: fingerprint(credential.status.token),
+      via: 'relay',
+      expiresAt: credential.status.expirationTimestamp,
+    });
+    expect(JSON.stringify(events)).not.toContain(credential.status.token);
+  });
+
+  it('never issues a credential that outlives the grant, and lives at most credentialTtlSeconds', async () => {
+    const short = setup({ relay: true });
+    const shortGrant = await short.grantOnce('relay', 120);
+    const shortCredential = await short.service.issueToken(requester, shortGrant.requestId);
+    expect(shortCredential.status.expirationTimestamp).toBe(shortGrant.expiresAt);
+
+    const ttl = setup({ relay: true, relayConfig: { credentialTtlSeconds: 300 } });
+    const ttlGrant = await ttl.grantOnce('relay', 3600);
+    const ttlCredential = await ttl.service.issueToken(requester, ttlGrant.requestId);
+    expect(ttlCredential.status.expirationTimestamp).toBe(new Date(NOW.getTime() + 300_000).toISOString());
+  });
+
+  it('revokes by marking the grant revoked, after which no credential is issued', async () => {
+    const { service, store, events, grantOnce } = setup({ relay: true });
+    const granted = await grantOnce('relay');
+
+    const revoked = await service.revokeGrant(requester, granted.grantId, 'done');
+
+    expect(revoked.status).toBe('revoked');
+    expect((await store.getGrant(granted.grantId))?.status).toBe('revoked');
+    expect(events.find((event) => event.type === 'grant.revoked')?.details).toMatchObject({ via: 'relay' });
+    await expect(service.issueToken(requester, granted.requestId)).rejects.toBeInstanceOf(GrantNotActiveError);
+  });
+
+  it('expires through the lifecycle like a direct grant', async () => {
+    const { service, store, grantOnce } = setup({ relay: true });
+    const granted = await grantOnce('relay');
+
+    await expect(service.endRequest(granted.requestId, 'expired')).resolves.toMatchObject({ status: 'revoked' });
+    expect((await store.getRequest(granted.requestId))?.status).toBe('expired');
+  });
+
+  it('refuses via relay as unavailable where no relay signer is configured, granting nothing', async () => {
+    const { service, store, events, leased } = setup();
+
+    await expect(
+      service.requestAccess(requester, {
+        cluster: 'local',
+        namespaces: ['demo'],
+        access: 'view',
+        durationSeconds: 900,
+        purpose: 'test',
+        via: 'relay',
+      }),
+    ).rejects.toBeInstanceOf(NotAvailableError);
+    expect(store.grants.size).toBe(0);
+    expect(leased.size).toBe(0);
+    expect(events.map((event) => event.type)).toEqual(['access.requested', 'access.rejected']);
   });
 });

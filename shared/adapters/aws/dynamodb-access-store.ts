@@ -66,7 +66,8 @@ export class DynamoDbAccessStore implements AccessStore {
   }
 
   async getGrant(id: string): Promise<Grant | undefined> {
-    return this.read<Grant>(stateKeys.grant(id), `grant ${id} could not be read`);
+    const grant = await this.read<Grant>(stateKeys.grant(id), `grant ${id} could not be read`);
+    return grant && withVia(grant);
   }
 
   async markGrantRevoked(
@@ -94,7 +95,7 @@ export class DynamoDbAccessStore implements AccessStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return { grant: fromItem<Grant>(result.Attributes!), changed: true };
+      return { grant: withVia(fromItem<Grant>(result.Attributes!)), changed: true };
     } catch (error) {
       if (!isConditionalCheckFailed(error)) {
         throw new StoreError(`grant ${id} could not be marked revoked`, { cause: error });
@@ -129,6 +130,11 @@ export class DynamoDbAccessStore implements AccessStore {
 function ttlAfter(expiresAtMs: number): { ttl?: number } {
   if (!Number.isFinite(expiresAtMs)) return {};
   return { [STATE_TABLE.ttlAttribute]: Math.ceil((expiresAtMs + STATE_RETENTION_DAYS * DAY_MS) / 1000) };
+}
+
+/** Grants stored before relay grants existed have no `via`: every one of them is a direct grant with a slot. */
+function withVia(grant: Omit<Grant, 'via'> & { via?: Grant['via'] }): Grant {
+  return { ...grant, via: grant.via ?? 'direct' } as Grant;
 }
 
 function fromItem<T>(item: Record<string, unknown>): T {

@@ -1,7 +1,8 @@
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { DIGEST_SIGNING_ALGORITHM } from '../../evidence/digest.ts';
 import type { DigestSigner } from '../../evidence/ports.ts';
+import { publicKeyPemFromDer } from './kms-public-key.ts';
 
 /** A digest could not be signed or the signing key read. The message names the key, never any content. */
 export class DigestSigningError extends Error {
@@ -31,9 +32,7 @@ export class KmsDigestSigner implements DigestSigner {
         throw new DigestSigningError(`the public key of ${this.keyId} could not be read`, { cause: error });
       }
       if (!der) throw new DigestSigningError(`KMS returned no public key for ${this.keyId}`);
-      return createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' })
-        .export({ type: 'spki', format: 'pem' })
-        .toString();
+      return publicKeyPemFromDer(der);
     })().catch((error: unknown) => {
       this.pem = undefined;
       throw error;

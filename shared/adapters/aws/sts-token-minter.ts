@@ -3,7 +3,7 @@
  * grant id; 900 s, the shortest STS session) and presign an EKS token with the session's credentials.
  */
 import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
-import type { ExecCredential, Grant, Principal } from '../../model.ts';
+import type { DirectGrant, ExecCredential, Principal } from '../../model.ts';
 import type { Clock, TokenMinter } from '../../ports.ts';
 import { EksTokenError, TokenMintError, presignEksToken, toExecCredential } from '../../tokens/eks-token.ts';
 import type { EksClusterLookup } from '../../tokens/eks-token.ts';
@@ -27,7 +27,7 @@ export class StsTokenMinter implements TokenMinter {
 
   constructor(private readonly props: StsTokenMinterProps) {}
 
-  async mint({ grant, principal }: { grant: Grant; principal: Principal }): Promise<ExecCredential> {
+  async mint({ grant, principal }: { grant: DirectGrant; principal: Principal }): Promise<ExecCredential> {
     const location = this.props.clusters(grant.cluster);
     if (location === undefined) {
       throw new TokenMintError(`cluster ${JSON.stringify(grant.cluster)} of grant ${grant.id} is not configured`);
@@ -88,7 +88,7 @@ export class StsTokenMinter implements TokenMinter {
   }
 }
 
-function mintErrorFrom(error: unknown, grant: Grant): TokenMintError {
+function mintErrorFrom(error: unknown, grant: DirectGrant): TokenMintError {
   if (error instanceof STSServiceException || (error instanceof Error && '$metadata' in error)) {
     const code = error.name;
     const exception = error as STSServiceException;

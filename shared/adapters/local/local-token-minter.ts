@@ -7,7 +7,7 @@
  * the signature covers it, so it cannot be altered without the secret.
  */
 import { createHash } from 'node:crypto';
-import type { ExecCredential, Grant, Principal } from '../../model.ts';
+import type { DirectGrant, ExecCredential, Principal } from '../../model.ts';
 import type { Clock, TokenMinter } from '../../ports.ts';
 import { EksTokenError, TokenMintError, presignEksToken, toExecCredential } from '../../tokens/eks-token.ts';
 import type { EksClusterLookup } from '../../tokens/eks-token.ts';
@@ -57,7 +57,7 @@ export class LocalTokenMinter implements TokenMinter {
     this.accessKeyId = localAccessKeyId(props.secret);
   }
 
-  async mint({ grant }: { grant: Grant; principal: Principal }): Promise<ExecCredential> {
+  async mint({ grant }: { grant: DirectGrant; principal: Principal }): Promise<ExecCredential> {
     const location = this.props.clusters(grant.cluster);
     if (location === undefined) {
       throw new TokenMintError(`cluster ${JSON.stringify(grant.cluster)} of grant ${grant.id} is not configured`);
