@@ -46,6 +46,18 @@ export interface RelayServerDeps {
   log?: (entry: Record<string, unknown>) => void;
   /** Largest request header block in bytes (Node answers 431 above it). @default 16384 */
   maxHeaderBytes?: number;
+  /** Called once per request, for metrics (requests, denials, masked values, latency). */
+  observe?: (observation: RelayObservation) => void;
+}
+
+/** One request as metrics see it: no names, paths or values. */
+export interface RelayObservation {
+  outcome: 'forwarded' | 'denied';
+  /** The stage that refused a denied request. */
+  stage?: Refusal['stage'];
+  status: number;
+  latencyMs: number;
+  masked: number;
 }
 
 /** Streams (watches, followed logs, exec sessions) by grant: ended when their grant is revoked, drained on shutdown. */
@@ -195,7 +207,14 @@ export class RelayServer {
         upstream.statusCode,
       );
     }
-    await this.#record(this.#requestEvent(req, admitted, upstream.statusCode, started, record.bytes, record.masking));
+    const event = this.#requestEvent(req, admitted, upstream.statusCode, started, record.bytes, record.masking);
+    this.#deps.observe?.({
+      outcome: 'forwarded',
+      status: upstream.statusCode,
+      latencyMs: (event.details as { latencyMs: number }).latencyMs,
+      masked: record.masking?.total ?? 0,
+    });
+    await this.#record(event);
   }
 
   /** Writes the masked response; returns what was written, or the Status to answer instead when nothing was. */
@@ -460,6 +479,13 @@ export class RelayServer {
       stage: refusal.stage,
       status: refusal.status.code,
       reason: refusal.status.message,
+    });
+    this.#deps.observe?.({
+      outcome: 'denied',
+      stage: refusal.stage,
+      status: refusal.status.code,
+      latencyMs: (event.details as { latencyMs: number }).latencyMs,
+      masked: 0,
     });
     await this.#record(event);
   }

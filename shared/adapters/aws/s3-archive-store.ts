@@ -87,7 +87,10 @@ export class S3ArchiveStore implements ArchiveStore {
 }
 
 function contentType(key: string): string {
-  return key.endsWith('.pem') ? 'application/x-pem-file' : 'application/json';
+  if (key.endsWith('.pem')) return 'application/x-pem-file';
+  // asciicast v2 (exec session recordings): newline-delimited JSON.
+  if (key.endsWith('.cast')) return 'application/x-asciicast';
+  return 'application/json';
 }
 
 function httpStatus(error: unknown): number | undefined {
