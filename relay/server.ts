@@ -302,21 +302,14 @@ export class RelayServer {
       writeRawStatus(socket, refusal.status);
       void this.#record(this.#deniedEvent(req, refusal, started));
     };
-    if (!/^websocket$/i.test(String(req.headers.upgrade ?? ''))) {
-      return deny({
-        stage: 'negotiate',
-        status: failureStatus(
-          'BadRequest',
-          'SPDY is not supported by the relay: use WebSocket (kubectl 1.30 and later do by default; unset KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false)',
-        ),
-      });
-    }
     if (!this.#deps.events.accepting) {
       return deny({
         stage: 'audit',
         status: failureStatus('ServiceUnavailable', 'the relay cannot record sessions right now, so it refuses them'),
       });
     }
+    // The gate runs first, whatever the protocol: kubectl falls back from a refused WebSocket upgrade to SPDY, and
+    // the agent should then read why the first attempt was refused, not only that SPDY is unsupported.
     const gate = await this.#gate.admit(req).catch(() => undefined);
     if (!gate)
       return deny({
@@ -324,6 +317,16 @@ export class RelayServer {
         status: failureStatus('InternalError', 'the relay could not check the request'),
       });
     if (!gate.admitted) return deny(gate.refusal);
+    if (!/^websocket$/i.test(String(req.headers.upgrade ?? ''))) {
+      return deny({
+        ...gate.request,
+        stage: 'negotiate',
+        status: failureStatus(
+          'BadRequest',
+          'SPDY is not supported by the relay: use WebSocket (kubectl 1.30 and later do by default; unset KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false)',
+        ),
+      });
+    }
     const admitted = gate.request;
     const isSession = admitted.info.resource === 'pods' && ['exec', 'attach'].includes(admitted.info.subresource);
     if (!isSession || !this.#deps.sessions) {

@@ -55,8 +55,24 @@ export const AGENT: Principal = {
   groups: ['agents'],
 };
 
+/** An API server the relay forwards to that the harness did not start (another process's, as the benchmark runs it). */
+export interface ExternalApiServer {
+  url: string;
+  /** Its admin bearer token: the relay's own credential there. */
+  token: string;
+  /** PEM of its TLS certificate. */
+  ca: string;
+}
+
 export interface RelayHarnessOptions {
   api?: K8sApiServerOptions;
+  /** Put the relay in front of this API server instead of starting one; the harness then has no `api`. */
+  upstream?: ExternalApiServer;
+  /**
+   * Where the relay's events go. Default: kept in `events` (every one, for assertions). A long benchmark passes a sink
+   * of its own, so the list does not grow; `setAuditFailing` still makes it throw.
+   */
+  auditSink?: AuditSink;
   /** Extra Cedar text appended to the guardrails. */
   policies?: string;
   maxResponseBytes?: number;
@@ -87,19 +103,32 @@ export interface RelayHarness {
   kubectl(
     kubeconfig: string,
     args: string[],
-    options?: { input?: string; timeoutMs?: number },
+    options?: { input?: string; timeoutMs?: number; env?: Record<string, string> },
   ): Promise<{ stdout: string; stderr: string; code: number }>;
   close(): Promise<void>;
 }
 
-export async function startRelayHarness(options: RelayHarnessOptions = {}): Promise<RelayHarness> {
+export function startRelayHarness(
+  options: RelayHarnessOptions & { upstream: ExternalApiServer },
+): Promise<Omit<RelayHarness, 'api'>>;
+export function startRelayHarness(options?: RelayHarnessOptions): Promise<RelayHarness>;
+export async function startRelayHarness(
+  options: RelayHarnessOptions = {},
+): Promise<RelayHarness | Omit<RelayHarness, 'api'>> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-relay-'));
-  const upstreamCertificate = await selfSignedCertificate(['127.0.0.1']);
-  const api = await startK8sApiServer({
-    tls: upstreamCertificate,
-    namespaces: ['default', 'claims', 'intake', 'kube-system'],
-    ...options.api,
-  });
+  let api: K8sApiServer | undefined;
+  let upstreamServer: ExternalApiServer;
+  if (options.upstream) {
+    upstreamServer = options.upstream;
+  } else {
+    const upstreamCertificate = await selfSignedCertificate(['127.0.0.1']);
+    api = await startK8sApiServer({
+      tls: upstreamCertificate,
+      namespaces: ['default', 'claims', 'intake', 'kube-system'],
+      ...options.api,
+    });
+    upstreamServer = { url: api.url, token: api.token, ca: upstreamCertificate.cert };
+  }
   const config = GatehouseConfigSchema.parse({
     version: 1,
     issuers: [
@@ -137,13 +166,18 @@ export async function startRelayHarness(options: RelayHarnessOptions = {}): Prom
   const sink: AuditSink = {
     async append(event) {
       if (auditFailing) throw new Error('audit store unavailable');
+      if (options.auditSink) return options.auditSink.append(event);
       events.push(event);
       return event as unknown as AuditEvent;
     },
   };
   const recordings = new Map<string, { body: Uint8Array; sha256: string }>();
   const masker = createMasker(config.masking, { scanner: createTextScanner(config.masking.detectors) });
-  const upstream = new Upstream({ url: api.url, ca: upstreamCertificate.cert, auth: staticBearer(api.token) });
+  const upstream = new Upstream({
+    url: upstreamServer.url,
+    ca: upstreamServer.ca,
+    auth: staticBearer(upstreamServer.token),
+  });
   const relayCertificate = await selfSignedCertificate(['127.0.0.1', 'localhost']);
   const ids = {
     next: (() => {
@@ -200,7 +234,7 @@ export async function startRelayHarness(options: RelayHarnessOptions = {}): Prom
     ).token;
 
   return {
-    api,
+    ...(api ? { api } : {}),
     relay,
     url,
     ca: relayCertificate.cert,
@@ -280,7 +314,7 @@ export async function startRelayHarness(options: RelayHarnessOptions = {}): Prom
     async kubectl(kubeconfig, args, runOptions = {}) {
       const child = run('kubectl', ['--kubeconfig', kubeconfig, ...args], {
         timeout: runOptions.timeoutMs ?? 20_000,
-        env: { PATH: process.env.PATH, HOME: dir },
+        env: { PATH: process.env.PATH, HOME: dir, ...runOptions.env },
         maxBuffer: 64 * 1024 * 1024,
       });
       if (runOptions.input !== undefined) {
@@ -300,7 +334,7 @@ export async function startRelayHarness(options: RelayHarnessOptions = {}): Prom
     },
     async close() {
       await relay.close(1000);
-      await api.close();
+      await api?.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
