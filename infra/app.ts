@@ -43,6 +43,7 @@ export function buildApp(app: App = new App(), options: GatehouseAppOptions = {}
     idempotencyTable: stateful.idempotencyTable,
     auditBucket: stateful.auditBucket,
     digestSigningKey: stateful.digestSigningKey,
+    relayCredentialKey: stateful.relayCredentialKey,
     ...options.controlPlane,
   });
 

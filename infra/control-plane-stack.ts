@@ -94,6 +94,8 @@ export interface ControlPlaneStackProps extends StackProps {
   readonly auditBucket: IBucket;
   /** The asymmetric key the hourly digests are signed with. */
   readonly digestSigningKey: IKey;
+  /** The asymmetric key relay credentials are signed with (the token-issuing functions). */
+  readonly relayCredentialKey: IKey;
   /** Where the handler files are. @default `<projectRoot>/functions` */
   readonly functionsDir?: string;
   /**
@@ -149,6 +151,8 @@ export const AUDIT_RECONCILE_SCHEDULE = 'cron(30 1 * * ? *)';
 /** Environment variables of the audit functions. */
 const AUDIT_BUCKET_VARIABLE = 'AUDIT_BUCKET';
 const DIGEST_SIGNING_KEY_VARIABLE = 'DIGEST_SIGNING_KEY_ARN';
+/** The relay credential key of the token-issuing functions (functions/lib/aws-runtime.ts reads it). */
+export const RELAY_CREDENTIAL_KEY_VARIABLE = 'RELAY_CREDENTIAL_KEY_ARN';
 
 /**
  * How a function may use a table: `describe` is DescribeTable only, `name` is the variable alone (the runtime needs
@@ -162,6 +166,8 @@ interface FunctionSpec {
   /** State-table indexes it queries, besides the table. */
   stateIndexes?: readonly string[];
   mintsTokens?: boolean;
+  /** Signs relay credentials with the relay credential key (the functions that answer with a credential). */
+  issuesRelayCredentials?: boolean;
   changesAccessEntries?: boolean;
   reservedConcurrency: number;
   timeout?: Duration;
@@ -202,6 +208,7 @@ const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
     description: 'POST /v1/access-requests: authenticate, evaluate Cedar, grant now or start the approval lifecycle',
     tables: { events: 'append', state: 'readWrite', idempotency: 'readWrite' },
     mintsTokens: true,
+    issuesRelayCredentials: true,
     changesAccessEntries: true,
     reservedConcurrency: 20,
     timeout: Duration.seconds(20),
@@ -217,6 +224,7 @@ const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
     description: 'POST /v1/access-requests/{id}/token: a fresh ExecCredential while the grant is active',
     tables: { events: 'append', state: 'readWrite' },
     mintsTokens: true,
+    issuesRelayCredentials: true,
     reservedConcurrency: 20,
   },
   'revoke-grant': {
@@ -414,6 +422,7 @@ export class ControlPlaneStack extends Stack {
         if (spec.tables.idempotency) fn.bindTable('IDEMPOTENCY_TABLE', props.idempotencyTable, spec.tables.idempotency);
         if (spec.auditBucket) fn.bindAuditBucket(AUDIT_BUCKET_VARIABLE, props.auditBucket, spec.auditBucket);
         if (spec.signsDigests) fn.bindSigningKey(DIGEST_SIGNING_KEY_VARIABLE, props.digestSigningKey);
+        if (spec.issuesRelayCredentials) fn.bindSigningKey(RELAY_CREDENTIAL_KEY_VARIABLE, props.relayCredentialKey);
         if (spec.schedule) acknowledgeNoDeadLetterQueue(fn, spec.schedule.withoutDeadLetterQueue);
         else if (spec.readsEventsStream) acknowledgeStreamInvocation(fn);
         else acknowledgeSynchronousInvocation(fn);

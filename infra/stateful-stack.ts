@@ -37,6 +37,7 @@ export const STATEFUL_LOGICAL_IDS = {
   auditBucketPolicy: 'AuditBucketPolicy',
   auditAccessLogBucket: 'AuditAccessLogBucket',
   digestSigningKey: 'DigestSigningKey',
+  relayCredentialKey: 'RelayCredentialKey',
 } as const;
 
 /**
@@ -90,6 +91,11 @@ export class StatefulStack extends Stack {
   readonly auditAccessLogBucket: Bucket;
   /** Signs the hourly digests: asymmetric ECC_NIST_P256, SIGN_VERIFY (ECDSA_SHA_256). */
   readonly digestSigningKey: Key;
+  /**
+   * Signs relay credentials (shared/tokens/relay-credential.ts): asymmetric ECC_NIST_P256, SIGN_VERIFY (ES256). The
+   * token-issuing functions sign with it; the relay reads only its public key.
+   */
+  readonly relayCredentialKey: Key;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, { terminationProtection: true, ...props });
@@ -187,6 +193,7 @@ export class StatefulStack extends Stack {
     this.auditAccessLogBucket = this.accessLogBucket(props.retention);
     this.auditBucket = this.archiveBucket(props.retention);
     this.digestSigningKey = this.signingKey();
+    this.relayCredentialKey = this.relayKey();
 
     // PITR restores the last 35 days; AWS Backup keeps daily recovery points encrypted with the same key for longer.
     const vault = new BackupVault(this, 'BackupVault', {
@@ -312,6 +319,23 @@ export class StatefulStack extends Stack {
       pendingWindow: Duration.days(30),
     });
     (key.node.defaultChild as CfnKey).overrideLogicalId(STATEFUL_LOGICAL_IDS.digestSigningKey);
+    return key;
+  }
+
+  /**
+   * The relay credential key. Stateful because relays trust it by its `kid`: replacing it would make every relay refuse
+   * every credential until the relays read the new public key. Asymmetric keys do not rotate automatically; a rotation
+   * is a new key alongside the old one, trusted by the relays before the API signs with it.
+   */
+  private relayKey(): Key {
+    const key = new Key(this, 'RelayCredential', {
+      description: 'Gatehouse: signs the short-lived relay credentials of relay grants (ES256)',
+      keySpec: KeySpec.ECC_NIST_P256,
+      keyUsage: KeyUsage.SIGN_VERIFY,
+      removalPolicy: RemovalPolicy.RETAIN,
+      pendingWindow: Duration.days(30),
+    });
+    (key.node.defaultChild as CfnKey).overrideLogicalId(STATEFUL_LOGICAL_IDS.relayCredentialKey);
     return key;
   }
 }

@@ -83,6 +83,27 @@ describe('ControlPlaneStack functions', () => {
     }
   });
 
+  it('lets only the two token-issuing functions sign with the relay credential key, and names it in their environment', () => {
+    const relayKey = {
+      'Fn::ImportValue': expect.stringMatching(/^GatehouseStateful:ExportsOutputFnGetAttRelayCredentialKey/),
+    };
+    const issuers = ['create-access-request', 'issue-token'];
+    for (const name of FUNCTION_NAMES) {
+      const variables =
+        resources[logicalId(app.controlPlane.functions[name].function)]!.Properties.Environment.Variables;
+      const signing = policyOf(name).filter((s) => JSON.stringify(s).includes('RelayCredentialKey'));
+      if (issuers.includes(name)) {
+        expect(variables.RELAY_CREDENTIAL_KEY_ARN, name).toEqual(relayKey);
+        expect(signing, name).toEqual([
+          { Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey'], Resource: relayKey },
+        ]);
+      } else {
+        expect(variables.RELAY_CREDENTIAL_KEY_ARN, name).toBeUndefined();
+        expect(signing, name).toEqual([]);
+      }
+    }
+  });
+
   it('gives the state machine ARN to the function that starts executions, the two that answer task tokens and the heartbeat', () => {
     const machine = { Ref: logicalId(app.controlPlane.stateMachine) };
     const withArn = ['create-access-request', 'approval-slack', 'approval-link-decide', 'approval-heartbeat'];

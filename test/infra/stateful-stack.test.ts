@@ -29,6 +29,7 @@ describe('StatefulStack', () => {
       auditBucketPolicy: 'AuditBucketPolicy',
       auditAccessLogBucket: 'AuditAccessLogBucket',
       digestSigningKey: 'DigestSigningKey',
+      relayCredentialKey: 'RelayCredentialKey',
     });
     const resources = template.toJSON().Resources as Record<string, { Type: string }>;
     expect(resources.GatehouseDataKey?.Type).toBe('AWS::KMS::Key');
@@ -38,8 +39,22 @@ describe('StatefulStack', () => {
     expect(resources.AuditBucketPolicy?.Type).toBe('AWS::S3::BucketPolicy');
     expect(resources.AuditAccessLogBucket?.Type).toBe('AWS::S3::Bucket');
     expect(resources.DigestSigningKey?.Type).toBe('AWS::KMS::Key');
+    expect(resources.RelayCredentialKey?.Type).toBe('AWS::KMS::Key');
     expect(Object.values(resources).filter((r) => r.Type === 'AWS::S3::Bucket')).toHaveLength(2);
-    expect(Object.values(resources).filter((r) => r.Type === 'AWS::KMS::Key')).toHaveLength(2);
+    expect(Object.values(resources).filter((r) => r.Type === 'AWS::KMS::Key')).toHaveLength(3);
+  });
+
+  it('has an asymmetric ECC_NIST_P256 SIGN_VERIFY relay credential key, retained, exposed to the other stacks', () => {
+    const key = template.toJSON().Resources[STATEFUL_LOGICAL_IDS.relayCredentialKey];
+    expect(key).toMatchObject({
+      Properties: { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', PendingWindowInDays: 30 },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    expect(key.Properties.EnableKeyRotation).toBeUndefined();
+    expect(app.stateful.resolve(app.stateful.relayCredentialKey.keyArn)).toEqual({
+      'Fn::GetAtt': [STATEFUL_LOGICAL_IDS.relayCredentialKey, 'Arn'],
+    });
   });
 
   it('has a customer-managed key with rotation, retained on delete', () => {
