@@ -9,6 +9,7 @@ import { requestsCommand } from './commands/requests.ts';
 import { evidenceCommand } from './commands/evidence.ts';
 import { auditCommand } from './commands/audit.ts';
 import { maskCommand } from './commands/mask.ts';
+import { replayCommand } from './commands/replay.ts';
 
 /** Builds the `gatehouse` program. Each command lives in cli/commands/<name>.ts. */
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(evidenceCommand());
   program.addCommand(auditCommand());
   program.addCommand(maskCommand());
+  program.addCommand(replayCommand());
   return program;
 }
 

@@ -1,7 +1,9 @@
 /**
  * `gatehouse evidence --from T --to T --out DIR`: exports the evidence of a time range through GET /v1/evidence (the
  * caller must be an auditor) as the bundle `gatehouse audit verify --dir DIR` reads (shared/evidence/export-layout.ts):
- * events.jsonl, the digests and their public keys byte for byte as stored, manifest.json and report.html. The bundle
+ * events.jsonl, the digests and their public keys byte for byte as stored, the recordings of the sessions that ended in
+ * the range (sessions/<day>/<id>.cast, each checked against its session.ended event), manifest.json and report.html,
+ * with asciinema-player embedded from node_modules when it is installed. The bundle
  * is written in a temporary directory beside DIR and renamed into place, so a failure leaves nothing half-written.
  */
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -24,10 +26,17 @@ import {
   EXPORT_REPORT_FILE,
   type EvidenceExportManifest,
 } from '#shared/evidence/export-layout.ts';
-import { renderEvidenceReport, type DigestSummary } from '#shared/evidence/report.ts';
+import {
+  renderEvidenceReport,
+  type DigestSummary,
+  type PlayerAssets,
+  type ReportRecording,
+} from '#shared/evidence/report.ts';
+import { recordingMismatch, sessionRecordings } from '#shared/evidence/session-recordings.ts';
 import { CommandFailedError, UsageError } from '../errors.ts';
 import { ApiClient, parseApiUrl, type Fetch } from '../lib/api-client.ts';
 import { DEFAULT_AUDIENCE, resolveOidcToken } from '../lib/oidc-token.ts';
+import { loadPlayerAssets } from '../lib/player-assets.ts';
 import { ApiProblemError, problemError } from '../lib/problem.ts';
 
 export interface EvidenceCommandDeps {
@@ -36,6 +45,8 @@ export interface EvidenceCommandDeps {
   stderr?: (text: string) => void;
   fetch?: Fetch;
   now?: () => Date;
+  /** The player embedded in report.html; null for none. @default asciinema-player from node_modules, when installed */
+  player?: PlayerAssets | null;
 }
 
 interface EvidenceOptions {
@@ -91,13 +102,28 @@ export function evidenceCommand(deps: EvidenceCommandDeps = {}): Command {
       const client = new ApiClient({ apiUrl: api.href, bearerToken: oidc.token, fetch: deps.fetch, progress });
 
       const collected = await fetchEvidence(client, options.from, options.to, progress);
-      const bundle = buildBundle(collected, (deps.now ?? (() => new Date()))());
+      collected.recordings = await fetchRecordings(client, collected, progress);
+      const player = deps.player === undefined ? loadPlayerAssets() : (deps.player ?? undefined);
+      const bundle = buildBundle(collected, (deps.now ?? (() => new Date()))(), player);
       writeAtomically(target, bundle.files);
       out(
-        `Wrote ${target}: ${bundle.counts.events} events, ${bundle.counts.digests} digests, ${bundle.counts.publicKeys} public key(s)` +
+        `Wrote ${target}: ${bundle.counts.events} events, ${bundle.counts.digests} digests, ${bundle.counts.publicKeys} public key(s), ${bundle.counts.recordings} session recording(s)` +
           `${bundle.counts.uncoveredEvents ? `; ${bundle.counts.uncoveredEvents} event(s) not in a digest yet` : ''}.\n` +
+          `${player ? '' : 'asciinema-player is not installed: report.html shows session transcripts without a player.\n'}` +
           `Open ${join(target, EXPORT_REPORT_FILE)}, or check it with: gatehouse audit verify --dir ${target}\n`,
       );
+      const problems = collected.recordings.filter((recording) => !recording.bytes || recording.mismatch);
+      if (problems.length > 0) {
+        throw new CommandFailedError(
+          problems
+            .map((recording) =>
+              recording.bytes
+                ? recording.mismatch!
+                : `the audit bucket has no recording ${recording.ref.key} (named by session.ended)`,
+            )
+            .join('\n'),
+        );
+      }
     });
 }
 
@@ -107,6 +133,8 @@ interface CollectedEvidence {
   digests: Map<string, string>;
   publicKeys: Map<string, string>;
   uncoveredEvents: number;
+  /** The recordings the range's session.ended events name, as the bucket returned them. */
+  recordings?: ReportRecording[];
 }
 
 /** Follows the cursors of GET /v1/evidence to the last page. */
@@ -156,23 +184,86 @@ async function fetchEvidence(
   throw new CommandFailedError(`the export did not end within ${MAX_PAGES} pages`);
 }
 
+const RecordingPartSchema = z.object({
+  recording: z.object({
+    key: z.string(),
+    offset: z.number().int().nonnegative(),
+    size: z.number().int().nonnegative(),
+    body: z.base64(),
+    nextOffset: z.number().int().nonnegative().nullable(),
+  }),
+});
+
+/**
+ * Reads each recording the events name, part by part (GET /v1/evidence?recording=KEY&offset=N), and checks it against
+ * its session.ended event. A recording the bucket does not have is kept as missing; one whose SHA-256 differs is kept
+ * as found, flagged: both are evidence and both fail the export after it is written.
+ */
+async function fetchRecordings(
+  client: ApiClient,
+  collected: CollectedEvidence,
+  progress: (line: string) => void,
+): Promise<ReportRecording[]> {
+  const recordings: ReportRecording[] = [];
+  for (const ref of sessionRecordings(collected.events)) {
+    const parts: Buffer[] = [];
+    let offset: number | null = 0;
+    let missing = false;
+    while (offset !== null) {
+      const query = new URLSearchParams({ ...collected.range, recording: ref.key, offset: String(offset) });
+      let body: unknown;
+      try {
+        ({ body } = await client.get<unknown>(`/v1/evidence?${query}`));
+      } catch (error) {
+        if (error instanceof ApiProblemError && error.problem.status === 404) {
+          missing = true;
+          break;
+        }
+        if (error instanceof ApiProblemError) throw problemError(error.problem);
+        throw error;
+      }
+      const parsed = RecordingPartSchema.safeParse(body);
+      if (!parsed.success || parsed.data.recording.key !== ref.key || parsed.data.recording.offset !== offset) {
+        throw new CommandFailedError(`the Gatehouse API answered for recording ${ref.key} with an unexpected shape`);
+      }
+      parts.push(Buffer.from(parsed.data.recording.body, 'base64'));
+      const next: number | null = parsed.data.recording.nextOffset;
+      if (next !== null && next <= offset) throw new CommandFailedError(`recording ${ref.key}: a part goes backwards`);
+      offset = next;
+    }
+    if (missing) {
+      recordings.push({ ref });
+      continue;
+    }
+    const bytes = Buffer.concat(parts);
+    const mismatch = recordingMismatch(ref, bytes);
+    recordings.push({ ref, bytes, ...(mismatch ? { mismatch } : {}) });
+    if (recordings.length % 10 === 0) progress(`${recordings.length} session recording(s) so far`);
+  }
+  return recordings;
+}
+
 interface Bundle {
   files: Map<string, Buffer>;
-  counts: { events: number; digests: number; publicKeys: number; uncoveredEvents: number };
+  counts: { events: number; digests: number; publicKeys: number; recordings: number; uncoveredEvents: number };
 }
 
 /** The bundle's files by relative path, manifest.json last (it holds the SHA-256 of every other file). */
-export function buildBundle(collected: CollectedEvidence, generatedAt: Date): Bundle {
+export function buildBundle(collected: CollectedEvidence, generatedAt: Date, player?: PlayerAssets): Bundle {
   const events = [...collected.events].sort(byTimeStreamSeq);
   const files = new Map<string, Buffer>();
   files.set(EXPORT_EVENTS_FILE, Buffer.concat(events.map((event) => archiveObjectBody(event))));
   const digests = [...collected.digests].sort(([a], [b]) => (a < b ? -1 : 1));
   for (const [key, body] of digests) files.set(key, Buffer.from(body, 'utf8'));
   for (const [key, pem] of collected.publicKeys) files.set(key, Buffer.from(pem, 'utf8'));
+  const recordings = collected.recordings ?? [];
+  // Keys come from sessionRecordings, which takes only sessions/<day>/<ULID>.cast: safe as file paths.
+  for (const recording of recordings) if (recording.bytes) files.set(recording.ref.key, Buffer.from(recording.bytes));
   const counts = {
     events: events.length,
     digests: digests.length,
     publicKeys: collected.publicKeys.size,
+    recordings: recordings.filter((recording) => recording.bytes).length,
     uncoveredEvents: collected.uncoveredEvents,
   };
   files.set(
@@ -184,6 +275,8 @@ export function buildBundle(collected: CollectedEvidence, generatedAt: Date): Bu
         events,
         digests: digests.flatMap(([, body]) => digestSummary(body)),
         uncoveredEvents: collected.uncoveredEvents,
+        recordings,
+        ...(player ? { player } : {}),
       }),
       'utf8',
     ),
@@ -193,6 +286,18 @@ export function buildBundle(collected: CollectedEvidence, generatedAt: Date): Bu
     generatedAt: generatedAt.toISOString(),
     counts,
     files: Object.fromEntries([...files].map(([path, bytes]) => [path, sha256Hex(bytes)])),
+    recordings: Object.fromEntries(
+      recordings.map(({ ref, bytes, mismatch }) => [
+        ref.key,
+        {
+          sessionId: ref.sessionId,
+          ...(ref.grantId ? { grantId: ref.grantId } : {}),
+          sha256: ref.sha256,
+          bytes: ref.bytes,
+          status: !bytes ? 'missing' : mismatch ? 'sha256-mismatch' : 'verified',
+        },
+      ]),
+    ),
   };
   files.set(EXPORT_MANIFEST_FILE, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8'));
   return { files, counts };

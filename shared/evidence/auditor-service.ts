@@ -5,7 +5,7 @@
  * before the answer, so a read that cannot be recorded does not happen (fail closed).
  */
 import { createHash } from 'node:crypto';
-import { ForbiddenError, RequestValidationError } from '../access/errors.ts';
+import { ForbiddenError, NotFoundError, RequestValidationError } from '../access/errors.ts';
 import type { AuditActor, AuditEvent, AuditEventInput } from '../audit/event.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { isMemberOf } from '../identity/membership.ts';
@@ -64,7 +64,23 @@ export interface EvidenceAnswer extends EventsAnswer {
   publicKeys: StoredPublicKey[];
   /** On the last page: how many exported events no digest read lists (archived in an hour not digested yet). */
   coverage?: { exportedEvents: number; uncoveredEvents: number };
+  /** Asked with `recording`: that part of a session recording (and no events or digests). */
+  recording?: RecordingPart;
 }
+
+/** A part of a session recording, as stored: `body` is base64 of its bytes from `offset`. */
+export interface RecordingPart {
+  key: string;
+  offset: number;
+  /** The whole recording's bytes. */
+  size: number;
+  body: string;
+  /** Where the next part starts, or null after the last. */
+  nextOffset: number | null;
+}
+
+/** Bytes of a recording one answer carries: 3 MiB, 4 MiB as base64, MAX_PAGE_BYTES. */
+export const MAX_RECORDING_PART_BYTES = (MAX_PAGE_BYTES / 4) * 3;
 
 export class AuditorService {
   constructor(private readonly deps: AuditorServiceDeps) {}
@@ -109,7 +125,8 @@ export class AuditorService {
    */
   async exportEvidence(principal: Principal, params: Record<string, string | undefined>): Promise<EvidenceAnswer> {
     await this.requireAuditor(principal, 'evidence');
-    const { range, cursor } = parseEvidenceQuery(params);
+    const { range, cursor, recording } = parseEvidenceQuery(params);
+    if (recording) return this.exportRecordingPart(principal, range, recording);
     const id = queryId('evidence', range);
     let position: Cursor | undefined = cursor ? decodeCursor(cursor, id) : undefined;
     const answer: EvidenceAnswer = {
@@ -167,6 +184,42 @@ export class AuditorService {
       }),
     );
     return answer;
+  }
+
+  /**
+   * A part of a session recording named by a session.ended event of the export (`gatehouse evidence` asks for each it
+   * found). Only keys of the recordings' layout are read, so this reads no other object of the bucket. The part is
+   * recorded like every evidence read.
+   */
+  private async exportRecordingPart(
+    principal: Principal,
+    range: TimeRange,
+    requested: { key: string; offset: number },
+  ): Promise<EvidenceAnswer> {
+    const stored = await this.requireArchive().get(requested.key);
+    if (!stored) throw new NotFoundError(`no recording ${requested.key} in the audit bucket`);
+    if (requested.offset > stored.byteLength) {
+      throw new RequestValidationError(
+        `the query is invalid: offset: beyond the recording's ${stored.byteLength} bytes`,
+        [{ path: 'offset', message: `beyond the recording's ${stored.byteLength} bytes` }],
+      );
+    }
+    const end = Math.min(stored.byteLength, requested.offset + MAX_RECORDING_PART_BYTES);
+    const part: RecordingPart = {
+      key: requested.key,
+      offset: requested.offset,
+      size: stored.byteLength,
+      body: Buffer.from(stored.subarray(requested.offset, end)).toString('base64'),
+      nextOffset: end < stored.byteLength ? end : null,
+    };
+    await this.deps.audit.append(
+      this.readEvent(principal, 'evidence.exported', {
+        range: isoRange(range),
+        recording: { key: part.key, offset: part.offset, bytes: end - part.offset },
+        more: part.nextOffset !== null,
+      }),
+    );
+    return { range: isoRange(range), events: [], nextCursor: null, digests: [], publicKeys: [], recording: part };
   }
 
   /**

@@ -50,14 +50,30 @@ export const EventQueryParamsSchema = z
   })
   .strict();
 
-/** Query string parameters of GET /v1/evidence: a range and a cursor, no filters (evidence is every event). */
+/**
+ * Query string parameters of GET /v1/evidence: a range and a cursor, no filters (evidence is every event); or, with
+ * `recording` (a session recording's key, `sessions/<day>/<session id>.cast`) and `offset`, a part of that recording.
+ */
 export const EvidenceParamsSchema = z
   .object({
     from: isoTime,
     to: isoTime,
     cursor: z.string().min(1).max(2048).optional(),
+    recording: z
+      .string()
+      .regex(/^sessions\/\d{4}-\d{2}-\d{2}\/[0-9A-HJKMNP-TV-Z]{26}\.cast$/, 'a recording key sessions/<day>/<id>.cast')
+      .optional(),
+    offset: z.coerce.number().int().min(0).optional(),
   })
-  .strict();
+  .strict()
+  .refine((params) => params.recording !== undefined || params.offset === undefined, {
+    path: ['offset'],
+    message: '`offset` goes with `recording`',
+  })
+  .refine((params) => params.recording === undefined || params.cursor === undefined, {
+    path: ['cursor'],
+    message: 'a recording is read by `offset`, not by cursor',
+  });
 
 export interface EventFilters {
   actor?: string;
@@ -143,9 +159,14 @@ export function parseEventQuery(
 export function parseEvidenceQuery(params: Record<string, string | undefined>): {
   range: TimeRange;
   cursor?: string;
+  recording?: { key: string; offset: number };
 } {
-  const { from, to, cursor } = parse(EvidenceParamsSchema, params);
-  return { range: checkedRange(new Date(from), new Date(to)), ...(cursor ? { cursor } : {}) };
+  const { from, to, cursor, recording, offset } = parse(EvidenceParamsSchema, params);
+  return {
+    range: checkedRange(new Date(from), new Date(to)),
+    ...(cursor ? { cursor } : {}),
+    ...(recording ? { recording: { key: recording, offset: offset ?? 0 } } : {}),
+  };
 }
 
 function checkedRange(from: Date, to: Date): TimeRange {

@@ -6,6 +6,9 @@
  *   digests/<YYYY-MM-DD>/<HH>.json  the stored digests, at the same relative keys as in the bucket: from the hour before
  *                                   the range through the hours that list the range's events (late archives included)
  *   digests/keys/<sha>.pem          the public keys that signed them
+ *   sessions/<YYYY-MM-DD>/<id>.cast the recordings that the range's session.ended events name, byte for byte as stored
+ *                                   (shared/evidence/session-recordings.ts); manifest.json's `recordings` says of
+ *                                   each whether its SHA-256 is the event's
  *   manifest.json                   the range, when it was made, counts, and the SHA-256 of every other file
  *   report.html                     the auditor's report
  */

@@ -2,13 +2,22 @@
  * The evidence report (`report.html` of `gatehouse evidence`): one self-contained HTML page an auditor opens offline.
  * A timeline of access requests (who asked, why, the policy that decided, who approved and when, the grant window and
  * its end, what was done and masked under it), summaries per principal and per cluster, charts as inline SVG, the
- * HIPAA Security Rule standards each artifact evidences, and the digests that cover the events. Pure: events in, a
- * string out. No script, no external resource, a Content-Security-Policy that allows only its own style, and every
- * value escaped. Numbers a test reads carry `data-*` attributes.
+ * HIPAA Security Rule standards each artifact evidences, and the digests that cover the events. Under each grant: the
+ * Kubernetes requests made through the relay, and each exec/attach session with its recording in a player
+ * (asciinema-player) beside a plain transcript. Pure: events, recordings and the player's files in, a string out.
+ *
+ * Self-contained and locked down: no external resource, and a Content-Security-Policy that admits only the page's own
+ * style and scripts by their SHA-256 (`'wasm-unsafe-eval'` too when the player is embedded: its terminal emulator is
+ * WebAssembly, inlined in its script; CSP Level 3 section 6.1.3). Recordings travel as JSON data blocks
+ * (`<script type="application/json">`), which a browser never runs. Without the player's files the report has no
+ * script at all and shows the transcripts only. Every value is escaped; numbers a test reads carry `data-*` attributes.
  */
 import { createHash } from 'node:crypto';
+import { parseAsciicast } from '../audit/asciicast.ts';
 import type { AuditEvent } from '../audit/event.ts';
+import { outputText } from '../sessions/player.ts';
 import { DAY_MS, HOUR_MS } from './archive-layout.ts';
+import { sessionRecordings, type SessionRecordingRef } from './session-recordings.ts';
 
 export interface DigestSummary {
   hour: string;
@@ -26,6 +35,51 @@ export interface EvidenceReportInput {
   digests: readonly DigestSummary[];
   /** Exported events that no digest in the export lists (archived in an hour not digested yet). */
   uncoveredEvents: number;
+  /** Recordings of the sessions, as exported; those whose SHA-256 is the event's are played, the others flagged. */
+  recordings?: readonly ReportRecording[];
+  /** The player's script and style (asciinema-player's bundle); without them, recordings show as transcripts only. */
+  player?: PlayerAssets;
+}
+
+/** A session recording in the export. */
+export interface ReportRecording {
+  ref: SessionRecordingRef;
+  /** The recording's bytes as exported, or undefined when the bucket had none. */
+  bytes?: Uint8Array;
+  /** Why the bytes are not the ones session.ended names (tampering), or undefined when they are. */
+  mismatch?: string;
+}
+
+/** asciinema-player's browser bundle: `dist/bundle/asciinema-player.min.js` and `asciinema-player.css`. */
+export interface PlayerAssets {
+  /** A classic script that defines the global `AsciinemaPlayer` (with `create(source, element, options)`). */
+  script: string;
+  css: string;
+  /** Shown in the report's footer, e.g. `asciinema-player 3.18.0`. */
+  label?: string;
+}
+
+/** A request the relay forwarded under a grant. */
+interface RelayRequestRow {
+  at: string;
+  verb: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+  status?: number;
+  masked: number;
+}
+
+/** An exec/attach session under a grant. */
+interface SessionRow {
+  sessionId: string;
+  startedAt?: string;
+  endedAt?: string;
+  what?: string;
+  ended?: string;
+  masked: number;
+  lost?: boolean;
+  recording?: SessionRecordingRef;
 }
 
 /** One access request as its events tell it. */
@@ -52,6 +106,8 @@ interface RequestStory {
   activity: Map<string, number>;
   /** Masked values under the grant, by "path · detector". */
   masked: Map<string, number>;
+  relayRequests: RelayRequestRow[];
+  sessions: Map<string, SessionRow>;
 }
 
 /** Event types of a request's and a grant's own lifecycle; anything else under a grant is activity. */
@@ -100,12 +156,32 @@ const HIPAA_STANDARDS: { standard: string; name: string; artifacts: string }[] =
   },
 ];
 
+/**
+ * Starts a player for each recording the page holds. Its text is hashed into the CSP, so it must stay one constant.
+ * The recording is read from its data block, never from markup, so nothing in it is parsed as HTML.
+ */
+const PLAYER_BOOT = `for (const element of document.querySelectorAll('[data-cast]')) {
+  const data = JSON.parse(document.getElementById(element.getAttribute('data-cast')).textContent);
+  AsciinemaPlayer.create({ data: data }, element, { fit: 'width', idleTimeLimit: 2, terminalFontSize: '13px' });
+}`;
+
 /** The report as one HTML document. */
 export function renderEvidenceReport(input: EvidenceReportInput): string {
   const stories = requestStories(input.events);
   const style = STYLE;
-  const styleHash = createHash('sha256').update(style, 'utf8').digest('base64');
-  const csp = `default-src 'none'; style-src 'sha256-${styleHash}'; img-src data:; base-uri 'none'; form-action 'none'`;
+  const player = input.player ? checkedPlayer(input.player) : undefined;
+  const styles = [style, ...(player ? [player.css] : [])];
+  const scripts = player ? [player.script, PLAYER_BOOT] : [];
+  const csp = [
+    `default-src 'none'`,
+    `style-src ${styles.map(hashSource).join(' ')}`,
+    ...(player ? [`script-src ${scripts.map(hashSource).join(' ')} 'wasm-unsafe-eval'`] : []),
+    `img-src data:`,
+    `base-uri 'none'`,
+    `form-action 'none'`,
+  ].join('; ');
+  const recordings = new Map((input.recordings ?? []).map((recording) => [recording.ref.key, recording]));
+  const sessionCount = stories.reduce((n, s) => n + s.sessions.size, 0);
   const totals = {
     events: input.events.length,
     requests: stories.length,
@@ -124,6 +200,7 @@ export function renderEvidenceReport(input: EvidenceReportInput): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Gatehouse evidence ${esc(input.range.from)} – ${esc(input.range.to)}</title>
 <style>${style}</style>
+${player ? `<style>${player.css}</style>` : ''}
 </head>
 <body>
 <header>
@@ -138,6 +215,7 @@ ${tile('Approvals', totals.approvals, 'approvals')}
 ${tile('Denied', totals.denials, 'denials')}
 ${tile('Revoked or expired', totals.revocations, 'revocations')}
 ${tile('Tokens issued', totals.tokens, 'tokens')}
+${tile('Sessions recorded', sessionCount, 'sessions')}
 ${tile('Events', totals.events, 'events')}
 </section>
 <section>
@@ -164,7 +242,7 @@ ${clusterTable(stories)}
 </section>
 <section>
 <h2>Timeline of access requests</h2>
-${stories.length === 0 ? '<p class="muted">No access was requested in this range.</p>' : stories.map(storyCard).join('\n')}
+${stories.length === 0 ? '<p class="muted">No access was requested in this range.</p>' : stories.map((story) => storyCard(story, recordings, player !== undefined)).join('\n')}
 </section>
 <section>
 <h2>HIPAA Security Rule mapping</h2>
@@ -177,7 +255,8 @@ ${HIPAA_STANDARDS.map((h) => `<tr data-standard="${attr(h.standard)}"><td><stron
 ${typeTable(input.events)}
 </section>
 </main>
-<footer>Generated by <code>gatehouse evidence</code>. Values that are secret or PHI never enter an event: tokens appear as fingerprints, masked values as paths, detectors and counts.</footer>
+<footer>Generated by <code>gatehouse evidence</code>. Values that are secret or PHI never enter an event: tokens appear as fingerprints, masked values as paths, detectors and counts. Session recordings show what the agent was shown after masking, and what it typed.${player?.label ? ` Recordings play in ${esc(player.label)} (Apache-2.0), embedded.` : ''}</footer>
+${scripts.map((script) => `<script>${script}</script>`).join('\n')}
 </body>
 </html>
 `;
@@ -205,6 +284,8 @@ function requestStories(events: readonly AuditEvent[]): RequestStory[] {
         tokens: [],
         activity: new Map(),
         masked: new Map(),
+        relayRequests: [],
+        sessions: new Map(),
       });
       continue;
     }
@@ -261,6 +342,47 @@ function requestStories(events: readonly AuditEvent[]): RequestStory[] {
         for (const [what, count] of maskedCounts(details))
           story.masked.set(what, (story.masked.get(what) ?? 0) + count);
         break;
+      case 'relay.request': {
+        const masking = relayMasking(details.masking);
+        for (const [what, count] of masking.entries) story.masked.set(what, (story.masked.get(what) ?? 0) + count);
+        story.relayRequests.push({
+          at: event.time,
+          verb: str(details.verb) ?? str(details.method) ?? '?',
+          resource:
+            [str(details.resource), str(details.subresource)].filter(Boolean).join('/') ||
+            str(details.path) ||
+            event.subject?.resource ||
+            '?',
+          namespace: event.subject?.namespace,
+          name: str(details.name),
+          status: typeof details.status === 'number' ? details.status : undefined,
+          masked: masking.total,
+        });
+        story.activity.set(event.type, (story.activity.get(event.type) ?? 0) + 1);
+        break;
+      }
+      case 'session.started':
+      case 'session.ended': {
+        if (!event.sessionId) break;
+        const session = story.sessions.get(event.sessionId) ?? { sessionId: event.sessionId, masked: 0 };
+        story.sessions.set(event.sessionId, session);
+        if (type === 'session.started') {
+          session.startedAt = event.time;
+          const command = strings(details.command)[0];
+          session.what = `${str(details.subresource) ?? 'exec'} ${event.subject?.namespace ?? '?'}/${str(details.pod) ?? '?'}${str(details.container) ? ` (${str(details.container)})` : ''}${command ? ` ${command}` : ''}`;
+        } else {
+          session.endedAt = event.time;
+          session.ended = str(details.ended);
+          const masking = relayMasking(details.masking);
+          // The same record comes again in the session's relay.request (status 101), which adds it to the grant's.
+          session.masked = masking.total;
+          const recording = details.recording as { lost?: unknown } | undefined;
+          session.lost = recording?.lost === true;
+          session.recording = sessionRecordings([event])[0];
+        }
+        story.activity.set(event.type, (story.activity.get(event.type) ?? 0) + 1);
+        break;
+      }
       default:
         if (event.grantId && !LIFECYCLE_TYPES.has(event.type)) {
           story.activity.set(event.type, (story.activity.get(event.type) ?? 0) + 1);
@@ -279,10 +401,28 @@ function maskedCounts(details: Record<string, unknown>): [string, number][] {
   const counts: [string, number][] = entries
     .filter((entry) => entry && typeof entry === 'object')
     .map((entry) => [
-      `${str(entry.path) ?? '?'} · ${str(entry.detector) ?? '?'}`,
+      `${str(entry.path) ?? '?'} · ${str(entry.detector) ?? str(entry.by) ?? '?'}`,
       typeof entry.count === 'number' ? entry.count : 1,
     ]);
   return counts.length > 0 ? counts : [['(unspecified)', 1]];
+}
+
+/**
+ * The masking record of a relay.request or session.ended event, `{ total, entries: [{ path, by, count }] }`, as
+ * (path · by, count) pairs and its total (the entries' sum when the total is missing).
+ */
+function relayMasking(value: unknown): { total: number; entries: [string, number][] } {
+  if (!value || typeof value !== 'object') return { total: 0, entries: [] };
+  const record = value as { total?: unknown; entries?: unknown };
+  const entries: [string, number][] = (Array.isArray(record.entries) ? record.entries : [])
+    .filter((entry): entry is Record<string, unknown> => entry !== null && typeof entry === 'object')
+    .map((entry) => [
+      `${str(entry.path) ?? '?'} · ${str(entry.by) ?? str(entry.detector) ?? '?'}`,
+      typeof entry.count === 'number' && Number.isFinite(entry.count) ? entry.count : 1,
+    ]);
+  const sum = entries.reduce((n, [, count]) => n + count, 0);
+  const total = typeof record.total === 'number' && Number.isFinite(record.total) ? record.total : sum;
+  return { total, entries };
 }
 
 function outcomeOf(story: RequestStory): { label: string; tone: string } {
@@ -297,7 +437,7 @@ function outcomeOf(story: RequestStory): { label: string; tone: string } {
   return { label: 'pending', tone: 'wait' };
 }
 
-function storyCard(story: RequestStory): string {
+function storyCard(story: RequestStory, recordings: Map<string, ReportRecording>, withPlayer: boolean): string {
   const outcome = outcomeOf(story);
   const ci = story.actor.ci
     ? Object.entries(story.actor.ci)
@@ -363,10 +503,96 @@ function storyCard(story: RequestStory): string {
       `${timeHtml(story.revoked.at)} by <code>${esc(story.revoked.by)}</code>${story.revoked.reason ? ` (${esc(story.revoked.reason)})` : ''}${story.revoked.note ? `: ${esc(story.revoked.note)}` : ''}`,
     );
   }
-  return `<article class="story" data-request="${attr(story.requestId)}" data-principal="${attr(story.actor.id)}" data-cluster="${attr(story.cluster)}">
+  const masked = [...story.masked.values()].reduce((n, count) => n + count, 0);
+  return `<article class="story" data-request="${attr(story.requestId)}" data-principal="${attr(story.actor.id)}" data-cluster="${attr(story.cluster)}"${story.grant ? ` data-grant="${attr(story.grant.id)}"` : ''} data-masked="${masked}">
 <h3><span class="tag ${outcome.tone}">${esc(outcome.label)}</span> ${timeHtml(story.requestedAt)} <code class="muted">${esc(story.requestId)}</code></h3>
 <dl>${rows.join('')}</dl>
+${relayRequestTable(story.relayRequests)}${[...story.sessions.values()].map((session) => sessionBlock(session, recordings, withPlayer)).join('\n')}
 </article>`;
+}
+
+/** The requests the relay forwarded under a grant, in time order. */
+function relayRequestTable(rows: readonly RelayRequestRow[]): string {
+  if (rows.length === 0) return '';
+  const body = rows
+    .map(
+      (r) =>
+        `<tr data-relay-request data-status="${r.status ?? ''}" data-masked="${r.masked}"><td>${timeHtml(r.at)}</td><td>${esc(r.verb)}</td><td><code>${esc(r.resource)}</code></td><td>${esc(r.namespace ?? '')}</td><td>${esc(r.name ?? '')}</td><td>${r.status ?? ''}</td><td>${r.masked}</td></tr>`,
+    )
+    .join('');
+  return `<table class="relay" data-table="relay-requests"><caption>Requests through the relay (${rows.length})</caption><thead><tr><th>Time</th><th>Verb</th><th>Resource</th><th>Namespace</th><th>Name</th><th>Status</th><th>Masked</th></tr></thead><tbody>${body}</tbody></table>\n`;
+}
+
+/**
+ * A session: what it ran and how it ended, then its recording. A recording whose bytes are the event's plays in the
+ * player (when embedded) from a JSON data block, with its output as a transcript beside it; one that is not is flagged
+ * and neither played nor shown, since its content is not the evidence the event vouches for.
+ */
+function sessionBlock(session: SessionRow, recordings: Map<string, ReportRecording>, withPlayer: boolean): string {
+  const exported = session.recording ? recordings.get(session.recording.key) : undefined;
+  let state: 'verified' | 'tampered' | 'missing' | 'lost' | 'open';
+  if (session.lost) state = 'lost';
+  else if (!session.recording) state = session.endedAt ? 'lost' : 'open';
+  else if (!exported?.bytes) state = 'missing';
+  else state = exported.mismatch ? 'tampered' : 'verified';
+  const head = `<h4>Session <code>${esc(session.sessionId)}</code> ${esc(session.what ?? '')}${session.startedAt ? ` from ${timeHtml(session.startedAt)}` : ''}${session.endedAt ? ` to ${timeHtml(session.endedAt)}` : ''}${session.ended ? ` · ${esc(session.ended)}` : ''} · ${session.masked} masked</h4>`;
+  const note: Record<typeof state, string> = {
+    verified: `<p class="muted">Recording <code>${esc(session.recording?.key ?? '')}</code>, SHA-256 <code>${esc(session.recording?.sha256 ?? '')}</code> as session.ended names it.</p>`,
+    tampered: `<p class="tag bad" data-tampered>${esc(exported?.mismatch ?? '')}</p>`,
+    missing: `<p class="tag bad">The recording <code>${esc(session.recording?.key ?? '')}</code> is not in this export: the audit bucket did not return it.</p>`,
+    lost: '<p class="tag bad">The relay could not store this recording (session.ended says so).</p>',
+    open: '<p class="muted">The session had not ended when this evidence was exported.</p>',
+  };
+  let content = '';
+  if (state === 'verified') {
+    const text = Buffer.from(exported!.bytes!).toString('utf8');
+    const id = `cast-${session.sessionId}`;
+    let transcript: string;
+    try {
+      transcript = terminalText(outputText(parseAsciicast(text)));
+    } catch (error) {
+      transcript = `(not an asciicast v2 recording: ${error instanceof Error ? error.message : 'unreadable'})`;
+    }
+    content = `${withPlayer ? `<div class="player" data-cast="${attr(id)}"></div>\n` : ''}<script type="application/json" id="${attr(id)}">${jsonData(text)}</script>
+<details${withPlayer ? '' : ' open'}><summary>Transcript (output as shown, without timing)</summary><pre class="transcript">${esc(transcript)}</pre></details>`;
+  }
+  return `<section class="session" data-session="${attr(session.sessionId)}" data-recording-state="${state}">
+${head}
+${note[state]}
+${content}
+</section>`;
+}
+
+/** JSON for a data block: `<` escaped, so no `</script>` or `<!--` in a recording can end the block early. */
+function jsonData(value: string): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+/**
+ * A terminal's output as plain text: escape sequences (CSI, OSC, and two-character ones; ECMA-48) and other control
+ * characters removed, CRLF as a line end.
+ */
+function terminalText(output: string): string {
+  return (
+    output
+      // eslint-disable-next-line no-control-regex -- the terminal's control characters are what is removed
+      .replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g, '')
+      .replace(/\r+\n/g, '\n')
+      // eslint-disable-next-line no-control-regex -- as above
+      .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
+  );
+}
+
+/** The player's files, refused when one could end the element it is inlined in. */
+function checkedPlayer(player: PlayerAssets): PlayerAssets {
+  if (/<\/script|<!--/i.test(player.script)) throw new Error('the player script holds </script or <!--: not inlined');
+  if (/<\/style/i.test(player.css)) throw new Error('the player style holds </style: not inlined');
+  return player;
+}
+
+/** A CSP hash source for an inline element's exact text. */
+function hashSource(text: string): string {
+  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 }
 
 interface Tally {
@@ -575,5 +801,9 @@ pre{background:#1f3550;color:#fff;padding:8px 12px;border-radius:6px}
 .legend{font-size:12px;color:#555}.swatch{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
 .swatch.requests{background:#3b6ea5}.swatch.grants{background:#3a9a5b}
 footer{padding:8px 32px 24px;color:#6b7380;font-size:12px}
+table.relay{margin:10px 0}caption{text-align:left;font-weight:600;font-size:13px;padding:4px 0}
+.session{border:1px solid #dde1e7;border-radius:6px;padding:8px 12px;margin:10px 0;background:#fff}
+.session h4{font-size:13px;margin:0 0 6px;font-weight:600}.player{max-width:900px;margin:6px 0}
+pre.transcript{background:#11161d;color:#e6e6e6;max-height:320px;overflow:auto;white-space:pre-wrap;font-size:12px}
 @media print{body{background:#fff}section{break-inside:avoid}}
 `;
