@@ -1,7 +1,9 @@
 /**
  * `gatehouse kubeconfig --api URL --cluster NAME --server https://... --namespace NS --access L --duration S
- * --purpose P`: writes a kubeconfig cluster, user and context whose user runs `gatehouse token` as an exec credential
- * plugin, so kubectl asks Gatehouse for just-in-time access by itself. Other entries in the file are kept.
+ * --purpose P [--via relay]`: writes a kubeconfig cluster, user and context whose user runs `gatehouse token` as an
+ * exec credential plugin, so kubectl asks Gatehouse for just-in-time access by itself. With `--via relay` the cluster
+ * entry points at the Gatehouse relay (`--server`, or GATEHOUSE_RELAY_URL) and the plugin asks for relay credentials.
+ * TLS is always verified: `insecure-skip-tls-verify` is never written. Other entries in the file are kept.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -25,7 +27,7 @@ export interface KubeconfigCommandDeps {
 }
 
 interface KubeconfigOptions extends AccessOptions {
-  server: string;
+  server?: string;
   certificateAuthority?: string;
   kubeconfig?: string;
   context?: string;
@@ -39,8 +41,8 @@ export function kubeconfigCommand(deps: KubeconfigCommandDeps = {}): Command {
       'write a kubeconfig context whose user gets just-in-time credentials from `gatehouse token`',
     ),
   )
-    .requiredOption('--server <url>', 'the cluster API server URL (https://...)')
-    .option('--certificate-authority <file>', "PEM file of the API server's certificate authority")
+    .option('--server <url>', 'the API server URL, or with --via relay the relay URL (default: GATEHOUSE_RELAY_URL)')
+    .option('--certificate-authority <file>', 'PEM file of the certificate authority of the API server or relay')
     .option('--kubeconfig <file>', 'kubeconfig to write (default: first file in KUBECONFIG, or ~/.kube/config)')
     .option('--context <name>', 'context, cluster and user entry name (default: gatehouse-<cluster>)')
     .option('--no-set-current', 'leave current-context as it is')
@@ -50,7 +52,7 @@ export function kubeconfigCommand(deps: KubeconfigCommandDeps = {}): Command {
       const write = deps.stdout ?? ((text: string) => void process.stdout.write(text));
       checkAccessOptions(options);
       const api = parseApiUrl(options.api ?? env.GATEHOUSE_API);
-      const server = checkServer(options.server);
+      const server = checkServer(options.server ?? (options.via === 'relay' ? env.GATEHOUSE_RELAY_URL : undefined));
       const name = options.context ?? `gatehouse-${options.cluster}`;
       if (!/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,252}$/.test(name)) throw new UsageError('--context is not a usable name');
 
@@ -61,6 +63,7 @@ export function kubeconfigCommand(deps: KubeconfigCommandDeps = {}): Command {
       if (options.audience !== DEFAULT_AUDIENCE) args.push('--audience', options.audience);
       // A token file is named, never copied in: the kubeconfig holds no secret.
       if (options.oidcTokenFile !== undefined) args.push('--oidc-token-file', resolve(options.oidcTokenFile));
+      if (options.via === 'relay') args.push('--via', 'relay');
 
       const file = kubeconfigPath(options.kubeconfig, env);
       mergeKubeconfig(file, {
@@ -93,7 +96,10 @@ export function kubeconfigCommand(deps: KubeconfigCommandDeps = {}): Command {
     });
 }
 
-function checkServer(value: string): string {
+function checkServer(value: string | undefined): string {
+  if (value === undefined || value === '') {
+    throw new UsageError('pass --server (with --via relay, --server or GATEHOUSE_RELAY_URL names the relay)');
+  }
   let url: URL;
   try {
     url = new URL(value);

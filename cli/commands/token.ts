@@ -1,14 +1,16 @@
 /**
- * `gatehouse token --api URL --cluster NAME --namespace NS --access LEVEL --duration SECONDS --purpose TEXT`: asks the
- * Gatehouse API for just-in-time access with the caller's OIDC token and prints the ExecCredential for kubectl. It is
- * the exec credential plugin `gatehouse kubeconfig` writes, and a CI helper. Only the credential goes to stdout;
+ * `gatehouse token --api URL --cluster NAME --namespace NS --access LEVEL --duration SECONDS --purpose TEXT
+ * [--via relay]`: asks the Gatehouse API for just-in-time access with the caller's OIDC token and prints the
+ * ExecCredential for kubectl: an EKS token, or with `--via relay` a relay credential that only the Gatehouse relay
+ * accepts (renewed from /token while the grant is active). It is the exec credential plugin `gatehouse kubeconfig`
+ * writes, and a CI helper. Only the credential goes to stdout;
  * progress (request id, token fingerprint, never a token) goes to stderr.
  */
 import { randomUUID } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import { fingerprint } from '#shared/audit/fingerprint.ts';
 import { CommandFailedError } from '../errors.ts';
-import { checkAccessOptions, withAccessOptions, type AccessOptions } from '../lib/access-options.ts';
+import { checkAccessOptions, withAccessOptions, type AccessOptions, type AccessVia } from '../lib/access-options.ts';
 import { ApiClient, parseApiUrl, type Fetch } from '../lib/api-client.ts';
 import { CredentialCache, cacheDirectory, type CacheEntry, type CacheKey } from '../lib/credential-cache.ts';
 import { formatExecCredential, requestedExecApiVersion } from '../lib/exec-credential.ts';
@@ -123,6 +125,7 @@ export function tokenCommand(deps: TokenCommandDeps = {}): Command {
           namespaces: options.namespace,
           access: options.access,
           principal: principalFingerprint(oidc.token),
+          via: options.via,
         };
         const cache = options.cache ? new CredentialCache(cacheDirectory(env)) : undefined;
         const cached = cache?.read(key);
@@ -144,7 +147,7 @@ export function tokenCommand(deps: TokenCommandDeps = {}): Command {
         try {
           let entry: CacheEntry | undefined;
           if (cached && Date.parse(cached.grantExpiresAt) - now().getTime() > MIN_GRANT_LEFT_MS) {
-            entry = await freshToken(client, cached, progress);
+            entry = await freshToken(client, cached, options.via, progress);
           }
           const status = options.quiet
             ? StatusLine.silent()
@@ -171,12 +174,13 @@ function waitSeconds(value: string): number {
 async function freshToken(
   client: ApiClient,
   cached: CacheEntry,
+  via: AccessVia,
   progress: (line: string) => void,
 ): Promise<CacheEntry | undefined> {
   progress(`cached credential of ${cached.requestId} is expiring; asking for a fresh one`);
   try {
     const { body } = await client.post<ApiCredential>(`/v1/access-requests/${cached.requestId}/token`, undefined);
-    return { ...cached, ...credentialOf(body) };
+    return { ...cached, ...credentialOf(body, via) };
   } catch (error) {
     if (error instanceof ApiProblemError && [404, 409].includes(error.problem.status)) {
       progress(`${cached.requestId} can no longer issue tokens (${error.problem.title}); requesting access anew`);
@@ -201,6 +205,7 @@ async function requestAccess(client: ApiClient, options: TokenOptions, context: 
       durationSeconds: options.duration,
       purpose: options.purpose,
       ...(options.ticket === undefined ? {} : { ticket: options.ticket }),
+      ...(options.via === 'relay' ? { via: 'relay' } : {}),
     },
     { 'Idempotency-Key': `gatehouse-cli:${randomUUID()}` },
   );
@@ -213,10 +218,10 @@ async function requestAccess(client: ApiClient, options: TokenOptions, context: 
       requestId,
       ...(body.grantId ? { grantId: body.grantId } : {}),
       grantExpiresAt: body.expiresAt,
-      ...credentialOf(body.credential ?? {}),
+      ...credentialOf(body.credential ?? {}, options.via),
     };
   }
-  if (status === 202) return awaitApproval(client, requestId, body, options.wait, context);
+  if (status === 202) return awaitApproval(client, requestId, body, options.wait, context, options.via);
   throw new CommandFailedError(`the API answered ${status} (${String(body.status).slice(0, 40)}) without a credential`);
 }
 
@@ -232,6 +237,7 @@ export async function awaitApproval(
   created: CreatedRequest,
   waitSeconds: number,
   context: WaitContext,
+  via: AccessVia = 'direct',
 ): Promise<CacheEntry> {
   const { progress, now, status } = context;
   progress(`request ${requestId} needs approval${created.approvalUrl ? `: ${created.approvalUrl}` : ''}`);
@@ -272,7 +278,7 @@ export async function awaitApproval(
           requestId,
           grantId: body.grant.id,
           grantExpiresAt: body.grant.expiresAt,
-          ...credentialOf(credential),
+          ...credentialOf(credential, via),
         };
       }
       if (['denied', 'expired', 'revoked'].includes(body.status)) {
@@ -398,12 +404,15 @@ function checkedRequestId(id: unknown): string {
   return id;
 }
 
-function credentialOf(credential: ApiCredential): Pick<CacheEntry, 'token' | 'tokenExpiresAt'> {
+/** A relay credential is a compact JWS; an EKS token is `k8s-aws-v1.` and a presigned URL. */
+const RELAY_CREDENTIAL = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+function credentialOf(credential: ApiCredential, via: AccessVia): Pick<CacheEntry, 'token' | 'tokenExpiresAt'> {
   const token = credential.status?.token;
   const expiresAt = credential.status?.expirationTimestamp;
   if (
     typeof token !== 'string' ||
-    !token.startsWith('k8s-aws-v1.') ||
+    !(via === 'relay' ? RELAY_CREDENTIAL.test(token) : token.startsWith('k8s-aws-v1.')) ||
     typeof expiresAt !== 'string' ||
     Number.isNaN(Date.parse(expiresAt))
   ) {

@@ -13,6 +13,15 @@ export interface AccessOptions {
   ticket?: string;
   audience: string;
   oidcTokenFile?: string;
+  /** `direct` (an EKS token for the cluster's API server) or `relay` (a relay credential, only the relay accepts it). */
+  via: AccessVia;
+}
+
+export type AccessVia = 'direct' | 'relay';
+
+function accessVia(value: string): AccessVia {
+  if (value !== 'direct' && value !== 'relay') throw new InvalidArgumentError('direct or relay');
+  return value;
 }
 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -42,7 +51,13 @@ export function withAccessOptions(command: Command): Command {
     .requiredOption('--purpose <text>', 'why access is needed (recorded for auditors)')
     .option('--ticket <ref>', 'change or incident ticket, e.g. OPS-1234')
     .option('--audience <aud>', 'audience of the GitHub Actions OIDC token', 'gatehouse')
-    .option('--oidc-token-file <file>', 'file holding the OIDC token (e.g. a GitLab id_tokens file)');
+    .option('--oidc-token-file <file>', 'file holding the OIDC token (e.g. a GitLab id_tokens file)')
+    .option(
+      '--via <mode>',
+      'direct (EKS token for the API server) or relay (credential for the Gatehouse relay)',
+      accessVia,
+      'direct',
+    );
 }
 
 /** Checks what commander cannot: at least one namespace, and a purpose that says something. */

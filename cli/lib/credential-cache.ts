@@ -15,7 +15,12 @@ export interface CacheKey {
   namespaces: string[];
   access: string;
   principal: string;
+  /** A relay credential and an EKS token for the same access are different credentials. @default 'direct' */
+  via?: 'direct' | 'relay';
 }
+
+/** An EKS token, or a relay credential (a compact JWS). */
+const CACHED_TOKEN = /^(k8s-aws-v1\.[A-Za-z0-9_-]+|[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 const CacheEntrySchema = z.object({
   version: z.literal(1),
@@ -23,7 +28,7 @@ const CacheEntrySchema = z.object({
   grantId: z.string().optional(),
   /** When the grant ends (ISO-8601): until then, /token can mint a fresh credential for it. */
   grantExpiresAt: z.string().refine((value) => !Number.isNaN(Date.parse(value))),
-  token: z.string().startsWith('k8s-aws-v1.'),
+  token: z.string().regex(CACHED_TOKEN),
   /** The credential's expirationTimestamp (ISO-8601). */
   tokenExpiresAt: z.string().refine((value) => !Number.isNaN(Date.parse(value))),
 });
@@ -47,6 +52,8 @@ export class CredentialCache {
       [...key.namespaces].sort(),
       key.access,
       key.principal,
+      // Direct keys hash as they always have, so existing cache files stay valid.
+      ...(key.via === 'relay' ? ['relay'] : []),
     ]);
     return join(this.directory, `${createHash('sha256').update(canonical).digest('hex').slice(0, 40)}.json`);
   }

@@ -158,6 +158,50 @@ describe('gatehouse kubeconfig', () => {
     expect(() => statSync(join(dir, 'config'))).toThrow();
   });
 
+  it('with --via relay, points the cluster at the relay, verifies its TLS with the CA, and asks the plugin for relay credentials', async () => {
+    expect(await kubeconfig('--server', 'https://relay.internal.example:443', '--via', 'relay')).toBe(0);
+
+    const text = readFileSync(join(dir, 'config'), 'utf8');
+    const config = parse(text) as Kubeconfig;
+    expect(config.clusters[0]!.cluster).toEqual({
+      server: 'https://relay.internal.example:443',
+      'certificate-authority-data': Buffer.from(PEM).toString('base64'),
+    });
+    const args = config.users[0]!.user.exec!.args as string[];
+    expect(args.slice(-2)).toEqual(['--via', 'relay']);
+    expect(text).not.toContain('insecure-skip-tls-verify');
+  });
+
+  it('with --via relay and no --server, takes the relay URL from GATEHOUSE_RELAY_URL', async () => {
+    vi.stubEnv('GATEHOUSE_RELAY_URL', 'https://relay.from-env.example');
+    try {
+      const args = ['node', 'gatehouse', 'kubeconfig', '--api', 'https://gatehouse.example.com', '--cluster', 'local'];
+      args.push('--namespace', 'demo', '--access', 'view', '--duration', '900', '--purpose', 'agent', '--via', 'relay');
+      expect(await main([...args, '--kubeconfig', join(dir, 'config')])).toBe(0);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+
+    const text = readFileSync(join(dir, 'config'), 'utf8');
+    expect((parse(text) as Kubeconfig).clusters[0]!.cluster).toEqual({ server: 'https://relay.from-env.example' });
+    expect(text).not.toContain('insecure-skip-tls-verify');
+  });
+
+  it('never writes insecure-skip-tls-verify, with or without a CA, direct or via relay', async () => {
+    for (const extra of [[], ['--via', 'relay']]) {
+      expect(await kubeconfig(...extra)).toBe(0);
+      expect(readFileSync(join(dir, 'config'), 'utf8')).not.toMatch(/insecure/);
+    }
+  });
+
+  it.each([
+    ['an http:// relay', ['--via', 'relay', '--server', 'http://relay.internal.example']],
+    ['an unknown --via', ['--via', 'tunnel']],
+  ])('exits 2 on %s, writing nothing', async (_name, extra) => {
+    expect(await kubeconfig(...extra)).toBe(2);
+    expect(() => statSync(join(dir, 'config'))).toThrow();
+  });
+
   it('refuses a CA file that is not PEM', async () => {
     writeFileSync(join(dir, 'ca.pem'), 'not a certificate');
 

@@ -9,6 +9,8 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { LocalRuntime } from '../../local/start.ts';
 import { verifyLocalToken } from '../../shared/adapters/local/local-token-minter.ts';
+import { localRelayVerificationKeys } from '../../local/local-relay-keys.ts';
+import { verifyRelayCredential } from '../../shared/tokens/relay-credential.ts';
 import { documentClient } from '../../shared/adapters/aws/tables.ts';
 import { main } from '../../cli/main.ts';
 import { captureOutput } from '../support/cli.ts';
@@ -242,6 +244,56 @@ describe('gatehouse token against the local runtime', () => {
     expect(updated).toMatchObject({ requestId: entry.requestId, token: fresh.status.token });
     expect(stderr).toContain(`${entry.requestId} is expiring; asking for a fresh one`);
     expectNoSecretsOnStderr(first.status.token, fresh.status.token);
+  });
+
+  it('with --via relay, prints a relay credential the local relay keys verify, cached apart from direct tokens', async () => {
+    expect(await token(...ACCESS, ...PURPOSE, '--via', 'relay')).toBe(0);
+    const credential = printed();
+    const entry = JSON.parse(readFileSync(cacheFile(), 'utf8')) as { grantId: string; tokenExpiresAt: string };
+
+    const { keys } = await localRelayVerificationKeys(dataDir);
+    const check = await verifyRelayCredential(credential.status.token, keys, { now: new Date(), cluster: 'local' });
+    expect(check, JSON.stringify(check)).toMatchObject({
+      ok: true,
+      claims: { grantId: entry.grantId, namespaces: ['demo'], access: 'view', groups: ['gatehouse:view'] },
+    });
+    expect(credential.status.expirationTimestamp).toBe(entry.tokenExpiresAt);
+    const request = await local.runtime.service.requestOf(
+      (JSON.parse(readFileSync(cacheFile(), 'utf8')) as { requestId: string }).requestId,
+    );
+    expect(request?.via).toBe('relay');
+    expectNoSecretsOnStderr(credential.status.token);
+
+    // The same access via direct is another credential: another cache file, another request.
+    const before = await requestCount();
+    expect(await token(...ACCESS, ...PURPOSE)).toBe(0);
+    expect(printed().status.token).toMatch(/^k8s-aws-v1\./);
+    expect(await requestCount()).toBe(before + 1);
+    expect(readdirSync(join(cacheDir, 'cache'))).toHaveLength(2);
+  });
+
+  it('with --via relay, renews an expiring relay credential from /token while the grant is active', async () => {
+    expect(await token(...ACCESS, ...PURPOSE, '--via', 'relay')).toBe(0);
+    const first = printed();
+    const file = cacheFile();
+    const entry = JSON.parse(readFileSync(file, 'utf8')) as { requestId: string; tokenExpiresAt: string };
+    writeFileSync(file, JSON.stringify({ ...entry, tokenExpiresAt: new Date(Date.now() + 30_000).toISOString() }));
+    const before = await requestCount();
+
+    expect(await token(...ACCESS, ...PURPOSE, '--via', 'relay')).toBe(0);
+
+    const fresh = printed();
+    expect(fresh.status.token).not.toBe(first.status.token);
+    const { keys } = await localRelayVerificationKeys(dataDir);
+    expect((await verifyRelayCredential(fresh.status.token, keys, { now: new Date(), cluster: 'local' })).ok).toBe(
+      true,
+    );
+    expect(await requestCount()).toBe(before);
+    expectNoSecretsOnStderr(first.status.token, fresh.status.token);
+  });
+
+  it('exits 2 on an unknown --via', async () => {
+    expect(await token(...ACCESS, ...PURPOSE, '--via', 'tunnel')).toBe(2);
   });
 
   it('requests access anew when the cached grant was revoked', async () => {
