@@ -24,6 +24,8 @@ import {
 import type { Masker, MaskContext } from '#shared/masking/masker.ts';
 import type { MaskingRecord } from '#shared/masking/model.ts';
 import { MaskingRecorder } from '#shared/masking/record.ts';
+import { StreamMaskingError } from '#shared/masking/streams.ts';
+import { createTarMasker } from '#shared/masking/tar.ts';
 import { createTerminalMasker, type TerminalMasker } from '#shared/masking/terminal.ts';
 import type { Clock, Ids } from '#shared/ports.ts';
 import { failureStatus } from '#shared/relay/kubernetes-status.ts';
@@ -62,6 +64,8 @@ export interface SessionRequest {
 }
 
 const OUTPUT_CHANNELS = new Set<number>([CHANNEL.stdout, CHANNEL.stderr]);
+/** How long a peer has to answer a close before its connection is cut. */
+const CLOSE_GRACE_MS = 2000;
 
 export class SessionProxy {
   readonly #server = new WebSocketServer({ noServer: true, perMessageDeflate: false });
@@ -179,10 +183,13 @@ export class SessionProxy {
       },
     });
 
+    const tty = query.get('tty') === 'true' || query.get('tty') === '1';
     const maskers = new Map<number, TerminalMasker>(
       [...OUTPUT_CHANNELS].map((channel) => [
         channel,
-        createTerminalMasker(this.deps.masker, { context: request.context }),
+        channel === CHANNEL.stdout && !tty && writesTarToStdout(query.getAll('command'))
+          ? tarOutputMasker(this.deps.masker, request.context)
+          : createTerminalMasker(this.deps.masker, { context: request.context }),
       ]),
     );
     const statusRecorder = new MaskingRecorder();
@@ -208,12 +215,20 @@ export class SessionProxy {
       if (ended) return;
       ended = true;
       clearTimeout(idle);
-      for (const [channel, masker] of maskers) sendOutput(channel, masker.end().emit);
+      for (const [channel, masker] of maskers) {
+        try {
+          sendOutput(channel, masker.end().emit);
+        } catch {
+          // A masker that already refused its stream has nothing more to send.
+        }
+      }
       exit ??= reason;
-      if (client.readyState === WebSocket.OPEN) client.close(1000);
-      if (upstream.readyState === WebSocket.OPEN) upstream.close(1000);
-      client.terminate();
-      upstream.terminate();
+      // A close handshake lets the frames already queued (the final Status) reach the client; a peer that does not
+      // answer it is cut off.
+      for (const socket of [client, upstream]) {
+        if (socket.readyState === WebSocket.OPEN) socket.close(1000);
+        setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
+      }
     };
     const untrack = request.track({ grantId: admitted.active.grant.id, end: (reason) => end(reason) });
 
@@ -226,7 +241,18 @@ export class SessionProxy {
       }
       const masker = maskers.get(frame.channel);
       if (masker) {
-        sendOutput(frame.channel, masker.push(frame.payload).emit);
+        let output;
+        try {
+          output = masker.push(frame.payload);
+        } catch (error) {
+          // Output the relay cannot mask (a binary file in `kubectl cp`): the session ends, nothing unmasked is sent.
+          const message = error instanceof StreamMaskingError ? error.message : 'output the relay cannot mask';
+          const status = failureStatus('InternalError', `gatehouse relay: ${message}; the session was ended`);
+          if (client.readyState === WebSocket.OPEN) client.send(encodeFrame(CHANNEL.error, JSON.stringify(status)));
+          exit = 'refused: output could not be masked';
+          return end(exit);
+        }
+        sendOutput(frame.channel, output.emit);
         if (masker.holding && !idle) idle = setTimeout(flushIdle, this.deps.idleFlushMs ?? 30);
         return;
       }
@@ -304,6 +330,26 @@ export class SessionProxy {
     });
     await request.record(request.requestEvent(101, bytesToClient, masking));
   }
+}
+
+/** `kubectl cp` from a pod runs `tar cf - PATH` (or `tar -cf -`, `tar czf -`…) and reads the archive on stdout. */
+function writesTarToStdout(command: string[]): boolean {
+  const [program, flags = '', file] = command;
+  return /(^|\/)tar$/.test(program ?? '') && /^-?[a-zA-Z]*c[a-zA-Z]*f$/.test(flags) && file === '-';
+}
+
+/** The archive's files masked one by one (shared/masking/tar.ts), behind the terminal masker's interface. */
+function tarOutputMasker(masker: Masker, context: MaskContext): TerminalMasker {
+  const tar = createTarMasker(masker, { context });
+  return {
+    push: (bytes) => ({ emit: tar.push(bytes) }),
+    flush: () => ({ emit: [] }),
+    end: () => ({ emit: tar.end() }),
+    holding: false,
+    get record() {
+      return tar.record;
+    },
+  };
 }
 
 /** `exit N` from the session's final Status, or `failure` when it names no exit code. */

@@ -4,6 +4,9 @@
  * refused with a reason, and each session's recording (input, masked output, resizes) is stored with its SHA-256.
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parseAsciicast } from '#shared/audit/asciicast.ts';
@@ -160,3 +163,25 @@ async function rawExec(path: string, protocols: string[]): Promise<Array<{ chann
   });
   return frames;
 }
+
+describe('kubectl cp through the relay', () => {
+  it('copies a file into the pod and back, its content masked inside a valid archive', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cp-'));
+    writeFileSync(join(dir, 'notes.txt'), `first line\npatient ssn ${SSN}\nlast line\n`);
+    harness.api.setExecHandler(undefined);
+    const up = await harness.kubectl(kubeconfig, ['cp', join(dir, 'notes.txt'), 'worker:/tmp/notes.txt']);
+    expect(up.code, up.stderr).toBe(0);
+    const down = await harness.kubectl(kubeconfig, ['cp', 'worker:/tmp/notes.txt', join(dir, 'back.txt')]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'back.txt'), 'utf8')).toBe('first line\npatient ssn [MASKED:SSN]\nlast line\n');
+  });
+
+  it('refuses to copy a binary file out, and says why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cp-'));
+    writeFileSync(join(dir, 'blob.bin'), Buffer.from([0, 1, 2, 255, 0, 7]));
+    await harness.kubectl(kubeconfig, ['cp', join(dir, 'blob.bin'), 'worker:/tmp/blob.bin']);
+    const down = await harness.kubectl(kubeconfig, ['cp', 'worker:/tmp/blob.bin', join(dir, 'blob-back.bin')]);
+    expect(down.code).not.toBe(0);
+    expect(down.stderr).toContain('binary content');
+  });
+});
