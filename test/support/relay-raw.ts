@@ -6,6 +6,7 @@
  */
 import { connect } from 'node:tls';
 import { expect } from 'vitest';
+import WebSocket from 'ws';
 import type { AuditEventInput } from '#shared/audit/event.ts';
 import type { RecordedRequest } from './k8s-api-server.ts';
 import type { RelayHarness } from './relay.ts';
@@ -108,6 +109,46 @@ export async function rawRequest(
   const [response] = exchange.responses;
   if (!response) throw new Error(`the relay wrote no HTTP response (received ${JSON.stringify(exchange.raw)})`);
   return response;
+}
+
+/** What a WebSocket upgrade through the relay came to: an open session (101), or the refusal's status and body. */
+export type UpgradeResult = { status: 101; socket: WebSocket } | { status: number; body: string };
+
+/**
+ * Opens a WebSocket to `path` on the relay (exec and attach speak `v5.channel.k8s.io`), with `headers` as given; resolves
+ * with the open socket, or with the status and body the relay refused the upgrade with.
+ */
+export function openWebSocket(
+  harness: Pick<RelayHarness, 'url' | 'ca'>,
+  path: string,
+  headers: Record<string, string | string[]>,
+  protocols: string[] = ['v5.channel.k8s.io'],
+): Promise<UpgradeResult> {
+  const url = new URL(path, harness.url);
+  url.protocol = 'wss:';
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, protocols, { headers, ca: harness.ca, perMessageDeflate: false });
+    socket.once('open', () => resolve({ status: 101, socket }));
+    socket.once('unexpected-response', (_request, response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.once('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      response.once('error', reject);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Waits until a WebSocket session ends (the server closes it, or `timeoutMs` passes and the test closes it). */
+export function sessionEnd(socket: WebSocket, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.readyState === WebSocket.CLOSED) return resolve();
+    const timer = setTimeout(() => socket.terminate(), timeoutMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** The HTTP/1.1 responses in `data`, in order; the last may be incomplete. */
