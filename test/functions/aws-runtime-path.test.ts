@@ -20,6 +20,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as createAccessRequest } from '../../functions/create-access-request.ts';
+import { relayConfigured } from '../../functions/lib/aws-runtime.ts';
 import { buildRuntime, useRuntime, type Runtime } from '../../functions/lib/runtime.ts';
 import { handler as revokeGrant } from '../../functions/revoke-grant.ts';
 import { lambdaContext } from '../../local/api-server.ts';
@@ -269,5 +270,25 @@ describe('create and revoke on the AWS adapters', () => {
     expect(result.statusCode, result.body).toBe(501);
     expect(JSON.parse(result.body)).toMatchObject({ detail: expect.stringMatching(/no relay is configured/) });
     expect(calls()).toEqual(before);
+  });
+});
+
+describe('relayConfigured', () => {
+  it('offers via relay only where the configuration names the relay URL or deploys the relay', () => {
+    const config = runtime.loaded.config;
+    expect(relayConfigured(config)).toBe(false);
+    expect(relayConfigured({ ...config, relay: { ...config.relay, url: 'https://relay.internal.example' } })).toBe(
+      true,
+    );
+    const deployment = {
+      cluster: 'dev',
+      vpcId: 'vpc-0abc1234',
+      privateSubnetIds: ['subnet-0abc1234', 'subnet-0def5678'],
+      certificateArn: 'arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000',
+      clientCidrs: ['10.0.0.0/16'],
+      minTasks: 2,
+      maxTasks: 6,
+    };
+    expect(relayConfigured({ ...config, relay: { ...config.relay, deployment } })).toBe(true);
   });
 });
