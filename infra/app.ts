@@ -4,6 +4,7 @@ import { App, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, ServerlessChecks } from 'cdk-nag';
 import { loadInfraConfig } from './config.ts';
 import { ControlPlaneStack, type ControlPlaneStackProps } from './control-plane-stack.ts';
+import { RelayStack } from './relay-stack.ts';
 import { StatefulStack } from './stateful-stack.ts';
 
 /** The repository root: infra/ lives directly under it. */
@@ -17,7 +18,8 @@ export interface GatehouseAppOptions {
 /**
  * Builds the Gatehouse CDK app: the only reader of context. `gatehouse:config` names the configuration file (relative to
  * the repository root); `gatehouse:account` and `gatehouse:region` pin the deployment environment, else the stacks are
- * environment-agnostic. The HIPAA Security, AWS Solutions and Serverless cdk-nag packs validate every synthesis.
+ * environment-agnostic. With `relay.deployment` in the configuration, the relay stack is added too; it looks its VPC up,
+ * so it needs both, and `gatehouse:relayEndpoints` = `false` leaves out its VPC endpoints (a VPC that has them). The HIPAA Security, AWS Solutions and Serverless cdk-nag packs validate every synthesis.
  */
 export function buildApp(app: App = new App(), options: GatehouseAppOptions = {}): App {
   const configPath = String(app.node.tryGetContext('gatehouse:config') ?? 'gatehouse.config.yaml');
@@ -46,6 +48,21 @@ export function buildApp(app: App = new App(), options: GatehouseAppOptions = {}
     relayCredentialKey: stateful.relayCredentialKey,
     ...options.controlPlane,
   });
+  if (config.config.relay.deployment) {
+    new RelayStack(app, 'GatehouseRelay', {
+      description: 'Gatehouse: the in-VPC relay on ECS Fargate behind an internal TLS Network Load Balancer',
+      ...(env ? { env } : {}),
+      config,
+      projectRoot: PROJECT_ROOT,
+      key: stateful.key,
+      eventsTable: stateful.eventsTable,
+      stateTable: stateful.stateTable,
+      auditBucket: stateful.auditBucket,
+      accessLogBucket: stateful.auditAccessLogBucket,
+      relayCredentialKey: stateful.relayCredentialKey,
+      createEndpoints: String(app.node.tryGetContext('gatehouse:relayEndpoints') ?? 'true') !== 'false',
+    });
+  }
 
   Validations.of(app).addPlugins(new HIPAASecurityChecks(app), new AwsSolutionsChecks(app), new ServerlessChecks(app));
   return app;
