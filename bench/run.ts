@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the local API's POST /v1/access-requests latency and its breakdown, the approval latency (an
  * approver's click to the waiting CLI's credential), the archiver's and `audit verify`'s throughput on 100,000 events, and each Lambda
- * bundle's size and cold import time. Loopback only; every loop is bounded in count and time. Writes BENCHMARKS.md.
+ * bundle's size and cold import time, PHI masking, and the relay against the API server and `kubectl proxy`
+ * (bench/relay.ts). Loopback only; every loop is bounded in count and time. Writes BENCHMARKS.md.
  */
 // First: Powertools reads its switches when the handlers' shared logger and metrics are made.
 import './quiet-powertools.ts';
@@ -14,6 +15,7 @@ import { archiverMarkdown, runArchiverBench } from './archiver.ts';
 import { buildBundles, coldImports, type BundleResult } from './bundles.ts';
 import { runLatency } from './latency.ts';
 import { maskingMarkdown, maskingTargets, runMaskingBench } from './masking.ts';
+import { relayMarkdown, relayTargets, runRelayBench } from './relay.ts';
 import { runVerifyBench } from './verify.ts';
 import { machineInfo } from './machine.ts';
 import { kb, ms, table } from './stats.ts';
@@ -57,6 +59,8 @@ try {
   const archiver = await runArchiverBench(join(work, 'archiver'), 100_000);
   console.error('bench: PHI masking');
   const masking = await runMaskingBench(join(work, 'masking'));
+  console.error('bench: relay against kubectl proxy');
+  const relay = await runRelayBench(join(work, 'relay'), { command: 'npm run bench' });
 
   const handlerOwn = latency.timings.find((t) => t.name === 'handler, no I/O')!;
   const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
@@ -107,6 +111,7 @@ ratios, not against another run. The machine is shared and noisy.
 | approver's click to the waiting CLI's credential, p50 ≤ ${APPROVAL_TARGET_MS / 1000} s | ${ms(approval.p50, 0)} ms | ${yes(approval.p50 <= APPROVAL_TARGET_MS)} |
 | cold import ≤ ${INIT_TARGET_MS} ms above an empty \`node\` | worst ${ms(Math.max(...bundles.map((b) => cold.medianMs.get(b.name)! - cold.emptyMedianMs)), 1)} ms | ${yes(bundles.every((b) => cold.medianMs.get(b.name)! - cold.emptyMedianMs <= INIT_TARGET_MS))} |
 ${maskingTargets(masking)}
+${relayTargets(relay)}
 
 ## POST /v1/access-requests, end to end on the local runtime
 
@@ -188,6 +193,8 @@ message updated: ${ms(approval.clickP50, 0)} ms), the lifecycle's Grant task, at
 ${archiverMarkdown(archiver)}
 
 ${maskingMarkdown(masking)}
+
+${relayMarkdown(relay)}
 
 ## \`audit verify\` throughput
 

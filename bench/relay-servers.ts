@@ -1,0 +1,189 @@
+/**
+ * The servers of bench/relay.ts, each in a process of its own so that its CPU time is its own: `api` is the project's
+ * Kubernetes API test server over TLS with the corpus generator's intake pods; `relay` is the relay of
+ * test/support/relay.ts (masking on, the example guardrails) in front of it, its events going through the real
+ * AuditLog (hash chain, secret check) onto an in-memory chain store. Both are forked with an IPC channel: they send
+ * what the bench needs to reach them and answer its commands (a pod update, a GC and memory reading, a CPU profile).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { systemClock, ulidIds } from '#shared/adapters/system.ts';
+import { AuditLog } from '#shared/audit/audit-log.ts';
+import { selfSignedCertificate } from '../relay/tls.ts';
+import type { KubeObject } from '../test/support/k8s-api-server.ts';
+import { startK8sApiServer } from '../test/support/k8s-api-server.ts';
+import { startRelayHarness, type ExternalApiServer } from '../test/support/relay.ts';
+import { MemoryChainStore, RoundTrips } from './fakes.ts';
+import { generatePodList } from './masking.ts';
+
+/** The generator's pods live in this namespace. */
+export const BENCH_NAMESPACE = 'patient-intake';
+
+/** What the API child sends once it listens. */
+export interface ApiReady extends ExternalApiServer {
+  kind: 'api-ready';
+  pid: number;
+  /** A kubeconfig at the API server with its admin token (for kubectl proxy). */
+  kubeconfig: string;
+  pods: number;
+  /** One pod's name (the small GET). */
+  podName: string;
+  /** The list's resourceVersion: a watch from here sends no initial events. */
+  resourceVersion: string;
+  /** Bytes of the 500-pod list as the API server sends it. */
+  listBytes: number;
+}
+
+export interface RelayReady {
+  kind: 'relay-ready';
+  pid: number;
+  url: string;
+  ca: string;
+  /** A relay credential for a view grant on BENCH_NAMESPACE. */
+  token: string;
+}
+
+/** Commands a child answers, each with a message of the same `id`. */
+export type ChildCommand =
+  | { id: number; command: 'touch' }
+  | { id: number; command: 'memory' }
+  | { id: number; command: 'profile-start' }
+  | { id: number; command: 'profile-stop'; file: string }
+  | { id: number; command: 'stop' };
+
+export interface MemoryReading {
+  rss: number;
+  /** The process's peak RSS so far (VmHWM). */
+  peakRss: number;
+  heapUsed: number;
+  external: number;
+  openStreams?: number;
+}
+
+function send(message: unknown): void {
+  process.send!(message);
+}
+
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** V8's CPU profiler on this process (what `--cpu-prof` runs), started and stopped on command. */
+function profiler(): { start(): Promise<void>; stop(file: string): Promise<void> } {
+  const session = new Session();
+  session.connect();
+  return {
+    async start() {
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    },
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+    },
+  };
+}
+
+function memory(): MemoryReading {
+  collectGarbage();
+  const usage = process.memoryUsage();
+  const peakKb = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  return { rss: usage.rss, peakRss: Number(peakKb ?? 0) * 1024, heapUsed: usage.heapUsed, external: usage.external };
+}
+
+async function runApi(work: string, pods: number): Promise<void> {
+  const certificate = await selfSignedCertificate(['127.0.0.1']);
+  const api = await startK8sApiServer({ tls: certificate, namespaces: ['default', BENCH_NAMESPACE] });
+  const list = JSON.parse(generatePodList(pods)) as { items: KubeObject[] };
+  for (const item of list.items) api.create(item);
+  // The test server keeps every request for assertions: a load test would grow that list by the hundred thousand.
+  setInterval(() => (api.requests.length = 0), 500).unref();
+  const names = api.list('v1', 'Pod', BENCH_NAMESPACE).map((pod) => String(pod.metadata?.name));
+  const listed = await fetchList(api.url, api.token, certificate.cert);
+  const podName = names[Math.floor(names.length / 2)]!;
+  let touches = 0;
+  const cpu = profiler();
+  process.on('message', (message: ChildCommand) => {
+    switch (message.command) {
+      case 'profile-start':
+        void cpu.start().then(() => send({ id: message.id }));
+        break;
+      case 'profile-stop':
+        void cpu.stop(message.file).then(() => send({ id: message.id }));
+        break;
+      case 'touch': {
+        // One MODIFIED event for every watch: a label change on the pod of the small GET.
+        const pod = api.get('v1', 'Pod', BENCH_NAMESPACE, podName)!;
+        const labels = { ...(pod.metadata?.labels as Record<string, string>), 'bench/touch': String((touches += 1)) };
+        api.update({ ...pod, metadata: { ...pod.metadata, labels } });
+        send({ id: message.id });
+        break;
+      }
+      case 'memory':
+        send({ id: message.id, ...memory() });
+        break;
+      case 'stop':
+        void api.close().then(() => process.exit(0));
+        break;
+    }
+  });
+  send({
+    kind: 'api-ready',
+    pid: process.pid,
+    url: api.url,
+    token: api.token,
+    ca: certificate.cert,
+    kubeconfig: api.writeKubeconfig(work),
+    pods: names.length,
+    podName,
+    resourceVersion: listed.resourceVersion,
+    listBytes: listed.bytes,
+  } satisfies ApiReady);
+}
+
+async function fetchList(url: string, token: string, ca: string): Promise<{ resourceVersion: string; bytes: number }> {
+  const { Agent, request } = await import('undici');
+  const dispatcher = new Agent({ connect: { ca } });
+  const response = await request(`${url}/api/v1/namespaces/${BENCH_NAMESPACE}/pods?limit=500`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+    dispatcher,
+  });
+  const text = await response.body.text();
+  await dispatcher.close();
+  const parsed = JSON.parse(text) as { metadata: { resourceVersion: string } };
+  return { resourceVersion: parsed.metadata.resourceVersion, bytes: Buffer.byteLength(text) };
+}
+
+async function runRelay(upstream: ExternalApiServer): Promise<void> {
+  const auditSink = new AuditLog(new MemoryChainStore(new RoundTrips()), systemClock, ulidIds);
+  const harness = await startRelayHarness({ upstream, auditSink, revocationCheckSeconds: 2 });
+  const { token } = await harness.grant({ namespaces: [BENCH_NAMESPACE], access: 'view' });
+  const cpu = profiler();
+  process.on('message', (message: ChildCommand) => {
+    void (async () => {
+      switch (message.command) {
+        case 'memory':
+          return send({ id: message.id, ...memory(), openStreams: harness.relay.openStreams });
+        case 'profile-start':
+          await cpu.start();
+          return send({ id: message.id });
+        case 'profile-stop':
+          await cpu.stop(message.file);
+          return send({ id: message.id });
+        case 'stop':
+          await harness.close();
+          return process.exit(0);
+        case 'touch':
+          return send({ id: message.id, error: 'the relay child has no pods to touch' });
+      }
+    })();
+  });
+  send({ kind: 'relay-ready', pid: process.pid, url: harness.url, ca: harness.ca, token } satisfies RelayReady);
+}
+
+const role = process.argv[2];
+if (role === 'api') {
+  await runApi(process.argv[3]!, Number(process.argv[4]));
+} else if (role === 'relay') {
+  await runRelay(JSON.parse(process.argv[3]!) as ExternalApiServer);
+}
