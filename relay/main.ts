@@ -96,7 +96,8 @@ async function main(): Promise<void> {
       masker,
       clock: systemClock,
       ids: ulidIds,
-      recordings: { put: async (key, body, sha256) => void (await archive.putIfAbsent(key, body, sha256)) },
+      // The task role may only put under sessions/ (no HEAD): each session's key is new.
+      recordings: { put: async (key, body, sha256) => void (await archive.putNew(key, body, sha256)) },
       log: (entry) => logger.info('session', entry),
     }),
     log: (entry) => logger.info(String(entry.message ?? 'relay'), entry),

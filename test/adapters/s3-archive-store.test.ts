@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ArchiveStore } from '#shared/adapters/aws/s3-archive-store.ts';
 import { sha256Hex } from '#shared/evidence/archive-layout.ts';
@@ -50,5 +51,28 @@ describe('S3ArchiveStore against s3rver', () => {
     const after: string[] = [];
     for await (const object of store.list('list/', 'list/1000.json')) after.push(object.key);
     expect(after).toEqual(keys.slice(1001));
+  });
+});
+
+describe('S3ArchiveStore.putNew (the relay: put-only permission)', () => {
+  it('puts with If-None-Match and the SHA-256, sending no HEAD, and reads a 412 as already there', async () => {
+    const s3 = mockClient(S3Client);
+    const body = Buffer.from('{"version":2,"width":80,"height":24}\n');
+    s3.on(PutObjectCommand)
+      .resolvesOnce({})
+      .rejectsOnce(Object.assign(new Error('PreconditionFailed'), { $metadata: { httpStatusCode: 412 } }));
+    const store = new S3ArchiveStore(new S3Client({ region: 'us-east-1' }), 'audit');
+    expect(await store.putNew('sessions/2026-11-23/01J.cast', body, sha256Hex(body))).toBe('written');
+    expect(await store.putNew('sessions/2026-11-23/01J.cast', body, sha256Hex(body))).toBe('exists');
+    expect(s3.commandCalls(HeadObjectCommand)).toHaveLength(0);
+    expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input).toEqual({
+      Bucket: 'audit',
+      Key: 'sessions/2026-11-23/01J.cast',
+      Body: body,
+      ContentType: 'application/x-asciicast',
+      ChecksumSHA256: Buffer.from(sha256Hex(body), 'hex').toString('base64'),
+      IfNoneMatch: '*',
+    });
+    s3.restore();
   });
 });

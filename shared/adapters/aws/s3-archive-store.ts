@@ -23,6 +23,14 @@ export class S3ArchiveStore implements ArchiveStore {
 
   async putIfAbsent(key: string, body: Uint8Array, sha256: string): Promise<'written' | 'exists'> {
     if (await this.exists(key)) return 'exists';
+    return this.putNew(key, body, sha256);
+  }
+
+  /**
+   * Writes an object whose key is new by construction (an exec session's recording), with no HEAD first: a writer that
+   * may only put (the relay's task role) needs no read permission. `If-None-Match: *` still refuses an overwrite.
+   */
+  async putNew(key: string, body: Uint8Array, sha256: string): Promise<'written' | 'exists'> {
     try {
       await this.s3.send(
         new PutObjectCommand({
@@ -37,7 +45,7 @@ export class S3ArchiveStore implements ArchiveStore {
       );
       return 'written';
     } catch (error) {
-      // Another writer stored the same key between the HEAD and the PUT: same key, same content (keys derive from it).
+      // Another writer stored the same key first: same key, same content (keys derive from it).
       if (httpStatus(error) === 412) return 'exists';
       throw new StoreError(`archive object ${key} could not be written`, { cause: error });
     }
