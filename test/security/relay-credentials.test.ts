@@ -7,6 +7,7 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEventInput } from '#shared/audit/event.ts';
 import { AGENT, startRelayHarness, type RelayHarness } from '../support/relay.ts';
 import {
   bearer,
@@ -61,7 +62,7 @@ function forge(header: Record<string, unknown>, payload: Record<string, unknown>
 async function expectRefused(
   token: string,
   expected: { code?: number; reason?: string; message: string; target?: string; method?: string; stage?: string },
-): Promise<Record<string, unknown>> {
+): Promise<AuditEventInput> {
   const code = expected.code ?? 401;
   const upstream = upstreamMark(harness);
   const events = eventMark(harness);
@@ -78,7 +79,7 @@ async function expectRefused(
   expect(detailsOf(denied)).toMatchObject({ stage: expected.stage ?? 'authenticate', status: code });
   expect(JSON.stringify(denied)).not.toContain(token);
   expect(upstream.since()).toEqual([]);
-  return denied as unknown as Record<string, unknown>;
+  return denied;
 }
 
 describe('an expired credential', () => {
