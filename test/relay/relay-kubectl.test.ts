@@ -4,6 +4,7 @@
  * with responses masked, the principal impersonated upstream, and one event per request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/local.ts';
 import { startRelayHarness, type RelayHarness } from '../support/relay.ts';
 
 const SSN = '123-45-6789';
@@ -145,7 +146,8 @@ describe('kubectl through the relay', () => {
     const result = await harness.kubectl(kubeconfig, ['exec', 'intake-3', '--', 'cat', '/data/patient.txt']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('patient ssn [MASKED:SSN]');
-    const ended = harness.events.filter((event) => event.type === 'session.ended').at(-1);
+    // The relay records the session's end once both sides have closed, which can be after kubectl has exited.
+    const ended = await eventually(async () => harness.events.find((event) => event.type === 'session.ended'));
     const recording = (ended?.details as { recording: { key: string; sha256: string } }).recording;
     expect(harness.recordings.get(recording.key)?.sha256).toBe(recording.sha256);
     expect(Buffer.from(harness.recordings.get(recording.key)!.body).toString()).not.toContain(SSN);

@@ -37,12 +37,15 @@ function writeConfig(config: string, policies = readFileSync(join(ROOT, 'policie
   const file = join(dir, 'gatehouse.config.yaml');
   writeFileSync(file, config);
   writeFileSync(join(dir, 'access.cedar'), policies);
+  writeFileSync(join(dir, 'relay.cedar'), readFileSync(join(ROOT, 'policies', 'relay.cedar'), 'utf8'));
   return file;
 }
 
 describe('gatehouse config validate', () => {
   it('accepts the example configuration with a one-line summary and exit 0', async () => {
-    const file = writeConfig(GOOD_CONFIG.replace('policies/access.cedar', 'access.cedar'));
+    const file = writeConfig(
+      GOOD_CONFIG.replace('policies/access.cedar', 'access.cedar').replace('policies/relay.cedar', 'relay.cedar'),
+    );
 
     const code = await gatehouse('config', 'validate', file);
 
@@ -56,6 +59,7 @@ describe('gatehouse config validate', () => {
 
   it('lists every problem of a bad file with its line and exits 2', async () => {
     const bad = GOOD_CONFIG.replace('policies/access.cedar', 'access.cedar')
+      .replace('policies/relay.cedar', 'relay.cedar')
       .replace('    kind: gitlab\n', '    kind: gitlab\n    colour: blue\n')
       .replace('slotPoolSize: 4', 'slotPoolSize: many')
       .replace('auditDays: 2192', 'auditDays: -3');
@@ -84,7 +88,10 @@ describe('gatehouse config validate', () => {
       'when { context.access == 7 };',
       '',
     ].join('\n');
-    const file = writeConfig(GOOD_CONFIG.replace('policies/access.cedar', 'access.cedar'), policies);
+    const file = writeConfig(
+      GOOD_CONFIG.replace('policies/access.cedar', 'access.cedar').replace('policies/relay.cedar', 'relay.cedar'),
+      policies,
+    );
 
     const code = await gatehouse('config', 'validate', file);
 
