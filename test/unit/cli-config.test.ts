@@ -53,7 +53,7 @@ describe('gatehouse config validate', () => {
     expect(stderr).toBe('');
     expect(stdout.trim().split('\n')).toHaveLength(1);
     expect(stdout).toMatch(
-      /^.*gatehouse\.config\.yaml: ok \(2 issuers, 2 clusters, \d+ policies in 1 file; config [0-9a-f]{12}, policies [0-9a-f]{12}\)\n$/,
+      /^.*gatehouse\.config\.yaml: ok \(2 issuers, 2 clusters, \d+ policies in 2 files; config [0-9a-f]{12}, policies [0-9a-f]{12}\)\n$/,
     );
   });
 
