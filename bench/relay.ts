@@ -437,13 +437,14 @@ async function measureMemory(
   const watchBaseline = await settled();
   const watchPool = targetPool(target, options.watches);
   let firstEvents = 0;
-  const watchAborts = new AbortController();
-  const opened = Array.from({ length: options.watches }, async () => {
+  // One controller per watch: a shared signal would carry a listener per request.
+  const watchAborts = Array.from({ length: options.watches }, () => new AbortController());
+  const opened = watchAborts.map(async (abort) => {
     const response = await watchPool.request({
       method: 'GET',
       path: options.watchPath,
       headers: { accept: 'application/json', authorization: target.authorization! },
-      signal: watchAborts.signal,
+      signal: abort.signal,
     });
     let counted = false;
     for await (const chunk of response.body) {
@@ -459,7 +460,7 @@ async function measureMemory(
   const eventDeadline = Date.now() + 20_000;
   while (firstEvents < options.watches && Date.now() < eventDeadline) await sleep(100);
   const watching = await reading();
-  watchAborts.abort();
+  for (const abort of watchAborts) abort.abort();
   await Promise.allSettled(opened);
   await watchPool.destroy();
   if (firstEvents < options.watches) {
@@ -593,6 +594,9 @@ export function relayMarkdown(report: RelayBenchReport): string {
     summary.areas.map(({ area, percent }) => `${area} ${percent.toFixed(0)}%`).join(', ');
   const list = report.scenarios.find((s) => s.path !== report.scenarios[0]!.path && s.clients > 1)!;
   const listRelay = find(list, 'relay');
+  const smallLoaded = report.scenarios.find((s) => s.path === report.scenarios[0]!.path && s.clients > 1)!;
+  const ceiling = (scenario: ScenarioResult) =>
+    Math.round(1000 / (find(scenario, 'relay').cpuPerRequest.relay ?? Number.NaN)).toLocaleString('en');
   const listProxy = find(list, 'kubectl proxy');
   return `${SECTION_HEADING}
 
@@ -632,8 +636,11 @@ all rounds, p50/p99 over every one of them. The relay masks: the pod's SSN
 **CPU.** The machine has ${m.nproc} cores for up to four busy processes. Direct puts two on them (load generator, API
 server); kubectl proxy and the relay three. "CPU ms/req" is each process's CPU time (utime + stime from /proc, 10 ms
 ticks) over the target's windows divided by its completed requests: what one request cost each process, the fair
-comparison of the two proxies even where the cores, not the proxy, bound the throughput. At 64 clients the cores are
-saturated, so a proxy's throughput is the cores divided by the whole chain's CPU per request, its own CPU included.
+comparison of the two proxies even where the cores, not the proxy, bound the throughput. The relay is one Node.js
+thread: it cannot pass 1 s ÷ its CPU per request (here about ${ceiling(smallLoaded)} small GETs/s and ${ceiling(list)} list
+pages/s), while kubectl proxy (Go) runs on both cores and spends ${ms(find(smallLoaded, 'kubectl proxy').cpuPerRequest['kubectl proxy'] ?? 0, 2)}
+ms (small GET) and ${ms(listProxy.cpuPerRequest['kubectl proxy'] ?? 0, 1)} ms (list page) per request against the relay's
+${ms(find(smallLoaded, 'relay').cpuPerRequest.relay ?? 0, 2)} and ${ms(listRelay.cpuPerRequest.relay ?? 0, 1)} ms.
 
 | target | measured | |
 |---|---|---|
@@ -724,11 +731,17 @@ async function writeSection(markdown: string): Promise<void> {
   writeFileSync(file, await format(updated, { ...(await resolveConfig(file)), parser: 'markdown' }));
 }
 
-if (process.argv[1]?.endsWith('bench/relay.ts')) {
+if (process.argv[1]?.endsWith('bench/relay.ts') && process.argv[2] === '--report') {
+  // Re-renders the section from a run's printed report (its first JSON block), without running again.
+  const text = readFileSync(process.argv[3]!, 'utf8');
+  const report = JSON.parse(text.slice(0, text.indexOf('\n}\n') + 2)) as RelayBenchReport;
+  await writeSection(relayMarkdown(report));
+  process.exit(0);
+} else if (process.argv[1]?.endsWith('bench/relay.ts')) {
   const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-relay-'));
   try {
     const report = await runRelayBench(work);
-    console.log(JSON.stringify({ ...report, profile: undefined }, null, 2));
+    console.log(JSON.stringify(report, null, 2));
     const markdown = relayMarkdown(report);
     await writeSection(markdown);
     console.log(markdown);
