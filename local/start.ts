@@ -41,6 +41,7 @@ import { LocalLifecycleScheduler, type LocalLifecycleOptions } from './lifecycle
 import { startLocalArchiving, type LocalArchiving } from './event-stream.ts';
 import { startLocalDigesting, type LocalDigesting } from './local-digester.ts';
 import { openLocalRelaySigner } from './local-relay-keys.ts';
+import { startLocalRelay, type LocalRelay, type LocalRelayUpstream } from './relay.ts';
 
 /** The issuer name, audience and cluster the local runtime adds for development. */
 export const LOCAL_ISSUER_NAME = 'local';
@@ -75,6 +76,8 @@ export interface LocalOptions {
   digestIntervalMs?: number;
   /** Sends approval emails; tests pass SES on aws-sdk-client-mock. Without it, approvers use the local inbox or Slack. */
   mailer?: Mailer;
+  /** Runs the relay in front of this upstream (issue 6): `gatehouse local` passes KUBECONFIG's cluster. */
+  relay?: { upstream: LocalRelayUpstream; cluster?: string; port?: number };
 }
 
 type TaskHandler = (input: unknown, context: Context, options: { signal: AbortSignal }) => unknown;
@@ -97,6 +100,8 @@ export interface LocalRuntime {
   /** Signs relay credentials; a local relay verifies them with localRelayVerificationKeys(dataDir). */
   relaySigner: LocalRelayCredentialSigner;
   rescheduled: number;
+  /** The local relay, when one was asked for. */
+  relay: LocalRelay | undefined;
   /** Things the operator should know about this start (the CLI prints them). */
   notices: string[];
   stop(): Promise<void>;
@@ -221,6 +226,20 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
         await running;
       });
     }
+    const relay =
+      options.relay &&
+      (await startLocalRelay({
+        loaded,
+        dataDir,
+        dynamodb: dynamo.client,
+        tables: dynamo.tables,
+        ...(runtime.parts.archive ? { archive: runtime.parts.archive } : {}),
+        upstream: options.relay.upstream,
+        cluster: options.relay.cluster ?? LOCAL_CLUSTER,
+        port: options.relay.port ?? 0,
+      }));
+    // Before the stores stop: the relay flushes its events into them.
+    if (relay) stops.unshift(() => relay.stop());
     const rescheduled = await resumeLifecycles(dynamo, scheduler, runtime);
     const state: LocalState = {
       apiUrl,
@@ -244,6 +263,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       entries,
       signingSecret,
       relaySigner,
+      relay: relay || undefined,
       rescheduled,
       notices,
       stop: async () => {
