@@ -7,7 +7,8 @@
 import type { IncomingMessage } from 'node:http';
 import { parseRequestInfo, checkRequestTarget, type RequestInfo } from '#shared/k8s/request-info.ts';
 import type { ClusterConfig } from '#shared/config/schema.ts';
-import type { GuardrailDecision, PolicyEngine } from '#shared/policy/policy-engine.ts';
+import type { GuardrailDecision, KubernetesRequestInput, PolicyEngine } from '#shared/policy/policy-engine.ts';
+import type { Principal } from '#shared/model.ts';
 import { checkGrantScope } from '#shared/relay/grant-scope.ts';
 import { failureStatus, type KubernetesStatus } from '#shared/relay/kubernetes-status.ts';
 import type { CredentialVerifier, RelayCredentialIdentity } from './credentials.ts';
@@ -52,8 +53,28 @@ export interface RequestGateDeps {
 
 const POD_SESSION_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
 
+/** Guardrail decisions remembered at most; the oldest are forgotten first. */
+const REMEMBERED_DECISIONS = 10_000;
+
 export class RequestGate {
+  /**
+   * Decisions by their whole input: Cedar is deterministic over it (no time, no randomness in the context) and the
+   * policies are fixed for the process's life, so an agent's repeated request (a poll, a page, a retry) is decided once.
+   */
+  readonly #decisions = new Map<string, GuardrailDecision>();
+
   constructor(private readonly deps: RequestGateDeps) {}
+
+  #decide(principal: Principal, input: KubernetesRequestInput): GuardrailDecision {
+    const key = `${principal.id}\u0000${JSON.stringify(input)}`;
+    let decision = this.#decisions.get(key);
+    if (!decision) {
+      decision = this.deps.policy.decideKubernetesRequest(principal, input);
+      if (this.#decisions.size >= REMEMBERED_DECISIONS) this.#decisions.delete(this.#decisions.keys().next().value!);
+      this.#decisions.set(key, decision);
+    }
+    return decision;
+  }
 
   async admit(req: IncomingMessage): Promise<GateResult> {
     const refuse = (refusal: Refusal): GateResult => ({ admitted: false, refusal });
@@ -136,7 +157,7 @@ export class RequestGate {
         });
       }
     }
-    const decision = this.deps.policy.decideKubernetesRequest(active.grant.principal, {
+    const decision = this.#decide(active.grant.principal, {
       cluster: this.deps.cluster.name,
       namespace: info.namespace,
       apiGroup: info.apiGroup,
