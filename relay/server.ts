@@ -16,6 +16,7 @@ import type { MaskingRecord } from '#shared/masking/model.ts';
 import { createTextMasker, createWatchMasker, type ChunkMasker } from '#shared/masking/streams.ts';
 import type { PolicyEngine } from '#shared/policy/policy-engine.ts';
 import type { Clock } from '#shared/ports.ts';
+import { negotiateSubprotocol } from '#shared/k8s/exec-protocol.ts';
 import { failureStatus, type KubernetesStatus } from '#shared/relay/kubernetes-status.ts';
 import { responseFormat } from '#shared/relay/response-format.ts';
 import { negotiateAccept, upstreamRequestHeaders, type Impersonation } from '#shared/relay/upstream-headers.ts';
@@ -67,6 +68,7 @@ export interface OpenStream {
 }
 
 const EVENT_SHARDS = 8;
+const DEFAULT_MAX_HEADER_BYTES = 16_384;
 const JSON_CONTENT_TYPE = 'application/json';
 
 export class RelayServer {
@@ -87,7 +89,9 @@ export class RelayServer {
       policy: deps.policy,
       podLabels: (admitted, namespace, name) => this.#podLabels(admitted, namespace, name),
     });
-    const options = { maxHeaderSize: deps.maxHeaderBytes ?? 16_384, requireHostHeader: true };
+    // Node would answer a request without Host with a bare 400 before any handler ran: the relay answers it itself,
+    // with a Status and an event.
+    const options = { maxHeaderSize: deps.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, requireHostHeader: false };
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
     this.server = deps.tls
       ? createHttpsServer({ ...options, key: deps.tls.key, cert: deps.tls.cert, minVersion: 'TLSv1.2' }, handler)
@@ -97,6 +101,9 @@ export class RelayServer {
       (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head),
     );
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.#clientError(error, socket));
+    // Node drops headers past the 1000th without a word (a second Authorization could hide there): it keeps them all,
+    // and checkHeaderBlock refuses a block over the size bound, counting every byte.
+    this.server.maxHeadersCount = 0;
     // Watches and exec sessions are long: the server's own request timeout must not cut them.
     this.server.requestTimeout = 0;
     this.server.headersTimeout = 30_000;
@@ -138,6 +145,8 @@ export class RelayServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     if (req.url === '/healthz' || req.url === '/readyz') return this.#health(req, res);
+    const malformed = this.#checkHeaderBlock(req);
+    if (malformed) return this.#refuse(req, res, started, malformed);
     if (!this.#deps.events.accepting) {
       return this.#refuse(req, res, started, {
         stage: 'audit',
@@ -302,6 +311,8 @@ export class RelayServer {
       writeRawStatus(socket, refusal.status);
       void this.#record(this.#deniedEvent(req, refusal, started));
     };
+    const malformed = this.#checkHeaderBlock(req);
+    if (malformed) return deny(malformed);
     if (!this.#deps.events.accepting) {
       return deny({
         stage: 'audit',
@@ -329,7 +340,18 @@ export class RelayServer {
     }
     const admitted = gate.request;
     const isSession = admitted.info.resource === 'pods' && ['exec', 'attach'].includes(admitted.info.subresource);
-    if (!isSession || !this.#deps.sessions) {
+    const subprotocol = negotiateSubprotocol(String(req.headers['sec-websocket-protocol'] ?? '').split(','));
+    if (isSession && !subprotocol) {
+      return deny({
+        ...admitted,
+        stage: 'negotiate',
+        status: failureStatus(
+          'BadRequest',
+          'exec and attach through the relay need the v5.channel.k8s.io or v4.channel.k8s.io WebSocket subprotocol',
+        ),
+      });
+    }
+    if (!isSession || !this.#deps.sessions || !subprotocol) {
       return deny({
         ...admitted,
         stage: 'negotiate',
@@ -341,6 +363,7 @@ export class RelayServer {
       socket,
       head,
       admitted,
+      subprotocol,
       impersonation: this.#impersonation(admitted.identity, admitted.active),
       context: this.#maskContext(admitted),
       track: (stream) => this.track(stream),
@@ -467,6 +490,8 @@ export class RelayServer {
       res.writeHead(refusal.status.code, {
         'content-type': JSON_CONTENT_TYPE,
         'content-length': Buffer.byteLength(body),
+        // A request the relay could not parse as it should leaves nothing on the connection worth keeping.
+        ...(refusal.stage === 'parse' ? { connection: 'close' } : {}),
       });
       res.end(body);
     } else {
@@ -495,6 +520,24 @@ export class RelayServer {
 
   async #record(event: AuditEventInput): Promise<void> {
     await this.#deps.events.record(event);
+  }
+
+  /** A request without Host, or whose header block is over the bound however many headers it splits into. */
+  #checkHeaderBlock(req: IncomingMessage): Refusal | undefined {
+    const limit = this.#deps.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+    let bytes = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 12;
+    for (let index = 0; index < req.rawHeaders.length; index += 2) {
+      bytes += req.rawHeaders[index]!.length + req.rawHeaders[index + 1]!.length + 4;
+    }
+    if (bytes > limit) {
+      return {
+        stage: 'parse',
+        status: { ...failureStatus('BadRequest', 'the request header block is too large'), code: 431 },
+      };
+    }
+    if (!req.headers.host)
+      return { stage: 'parse', status: failureStatus('BadRequest', 'the request has no Host header') };
+    return undefined;
   }
 
   #health(req: IncomingMessage, res: ServerResponse): void {

@@ -16,7 +16,6 @@ import {
   CHANNEL,
   decodeFrame,
   encodeFrame,
-  negotiateSubprotocol,
   parseResize,
   parseStatus,
   type ExecSubprotocol,
@@ -56,6 +55,8 @@ export interface SessionRequest {
   socket: Duplex;
   head: Buffer;
   admitted: AdmittedRequest;
+  /** The subprotocol negotiated with the client (the server refuses an upgrade that offers neither). */
+  subprotocol: ExecSubprotocol;
   impersonation: Impersonation;
   context: MaskContext;
   track(stream: OpenStream): () => void;
@@ -73,19 +74,7 @@ export class SessionProxy {
   constructor(private readonly deps: SessionProxyDeps) {}
 
   async proxy(request: SessionRequest): Promise<void> {
-    const offered = String(request.req.headers['sec-websocket-protocol'] ?? '').split(',');
-    const subprotocol = negotiateSubprotocol(offered);
-    if (!subprotocol) {
-      const status = failureStatus(
-        'BadRequest',
-        'exec and attach through the relay need the v5.channel.k8s.io or v4.channel.k8s.io WebSocket subprotocol',
-      );
-      request.socket.end(
-        `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(status)}`,
-      );
-      await request.record({ ...request.requestEvent(400, 0, undefined), type: 'relay.denied' });
-      return;
-    }
+    const subprotocol = request.subprotocol;
     const upstreamSocket = await this.#connectUpstream(request, subprotocol).catch((error: unknown) => error as Error);
     if (upstreamSocket instanceof Error) {
       const status = failureStatus('ServiceUnavailable', 'the API server refused or could not open the session');

@@ -62,7 +62,8 @@ export class Upstream {
   }
 
   async request(call: UpstreamRequest): Promise<Dispatcher.ResponseData> {
-    const headers = { ...call.headers, ...(await this.credentialHeaders()) };
+    // The relay's credential first, then the request's headers (which never carry an Authorization of their own).
+    const headers = { ...(await this.credentialHeaders()), ...call.headers };
     return request(new URL(call.path, this.origin), {
       method: call.method as Dispatcher.HttpMethod,
       headers,

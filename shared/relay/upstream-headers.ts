@@ -29,9 +29,14 @@ const REPLACED = new Set([
   'x-forwarded-for',
   'x-forwarded-host',
   'x-forwarded-proto',
-  'x-remote-user',
-  'x-remote-group',
 ]);
+
+/**
+ * Prefixes of headers that carry identity or credentials: client impersonation, front-proxy identity
+ * (`X-Remote-User`, `-Group`, `-Extra-*`) and WebSocket subprotocols, which can carry a bearer token
+ * (`base64url.bearer.authorization.k8s.io.<token>`).
+ */
+const IDENTITY_PREFIXES = ['impersonate-', 'x-remote-', 'sec-websocket-'];
 
 export interface Impersonation {
   user: string;
@@ -57,20 +62,20 @@ export function upstreamRequestHeaders(
       .map((token) => token.trim().toLowerCase())
       .filter(Boolean),
   );
-  const headers: ForwardedHeaders = {};
-  for (const [name, value] of Object.entries(client)) {
-    const lower = name.toLowerCase();
-    if (value === undefined || HOP_BY_HOP.has(lower) || named.has(lower) || REPLACED.has(lower)) continue;
-    if (lower.startsWith('impersonate-')) continue;
-    headers[lower] = value;
-  }
-  headers['impersonate-user'] = impersonation.user;
+  // The relay's own headers first: a server that keeps only its first N headers still sees them.
+  const headers: ForwardedHeaders = { 'impersonate-user': impersonation.user };
   if (impersonation.groups.length > 0) headers['impersonate-group'] = [...impersonation.groups];
   for (const [key, value] of Object.entries(impersonation.extra)) {
     headers[`impersonate-extra-${encodeURIComponent(key.toLowerCase())}`] = encodeURIComponent(value);
   }
   headers.accept = accept;
   headers['accept-encoding'] = 'identity';
+  for (const [name, value] of Object.entries(client)) {
+    const lower = name.toLowerCase();
+    if (value === undefined || HOP_BY_HOP.has(lower) || named.has(lower) || REPLACED.has(lower)) continue;
+    if (IDENTITY_PREFIXES.some((prefix) => lower.startsWith(prefix))) continue;
+    headers[lower] = value;
+  }
   return headers;
 }
 
