@@ -27,7 +27,6 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { format, resolveConfig } from 'prettier';
 import type { Masker } from '#shared/masking/masker.ts';
 import type { MaskingRecord } from '#shared/masking/model.ts';
 import { createTextMasker } from '#shared/masking/streams.ts';
@@ -36,6 +35,7 @@ import { render } from '../test/fixtures/phi/plant.ts';
 import { defaultMasker } from '../test/fixtures/phi/run-masker.ts';
 import { Rng } from '../test/fixtures/phi/synthetic.ts';
 import { median, ms, table } from './stats.ts';
+import { writeBenchmarkSection } from './section.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const MB = 1_000_000;
@@ -509,19 +509,6 @@ ${profileTable(report.textProfile)}
 }
 
 /** Replaces (or appends) the `## PHI masking` section of BENCHMARKS.md, formatted as `npm run lint` checks it. */
-async function writeSection(markdown: string): Promise<void> {
-  const file = resolve(import.meta.dirname, '..', 'BENCHMARKS.md');
-  const current = readFileSync(file, 'utf8');
-  const start = current.indexOf('## PHI masking');
-  let next = start < 0 ? -1 : current.indexOf('\n## ', start + 1);
-  if (next >= 0) next += 1;
-  const updated =
-    start < 0
-      ? `${current.trimEnd()}\n\n${markdown}`
-      : `${current.slice(0, start)}${markdown}${next >= 0 ? `\n${current.slice(next)}` : ''}`;
-  writeFileSync(file, await format(updated, { ...(await resolveConfig(file)), parser: 'markdown' }));
-}
-
 if (process.argv.includes('--child')) {
   const index = process.argv.indexOf('--child');
   console.log(JSON.stringify(runChild(process.argv[index + 1]!, process.argv.slice(index + 2))));
@@ -531,7 +518,7 @@ if (process.argv.includes('--child')) {
     const report = await runMaskingBench(work);
     console.log(JSON.stringify(report, null, 2));
     const markdown = maskingMarkdown(report);
-    await writeSection(markdown);
+    await writeBenchmarkSection('## PHI masking', markdown);
     console.log(markdown);
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -11,10 +11,9 @@
  * into BENCHMARKS.md.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { format, resolveConfig } from 'prettier';
+import { join } from 'node:path';
 import type { Pool } from 'undici';
 import { machineInfo, type MachineInfo } from './machine.ts';
 import { summarizeProfile, type ProfileSummary } from './masking.ts';
@@ -22,6 +21,7 @@ import { stageShares, withoutStartGap, type CpuProfile } from './relay-profile.t
 import { CpuMeter, drive, getOnce, rssOf, targetPool, type LoadTarget } from './relay-load.ts';
 import type { ApiReady, ChildCommand, MemoryReading, RelayReady } from './relay-servers.ts';
 import { ms, percentile, table } from './stats.ts';
+import { writeBenchmarkSection } from './section.ts';
 
 const SERVERS_FILE = join(import.meta.dirname, 'relay-servers.ts');
 const NAMESPACE = 'patient-intake';
@@ -718,24 +718,11 @@ ${profileTable(profile.api, 8)}`,
 }
 
 /** Replaces (or appends) this bench's section of BENCHMARKS.md, formatted as `npm run lint` checks it. */
-async function writeSection(markdown: string): Promise<void> {
-  const file = resolve(import.meta.dirname, '..', 'BENCHMARKS.md');
-  const current = readFileSync(file, 'utf8');
-  const start = current.indexOf(SECTION_HEADING);
-  let next = start < 0 ? -1 : current.indexOf('\n## ', start + 1);
-  if (next >= 0) next += 1;
-  const updated =
-    start < 0
-      ? `${current.trimEnd()}\n\n${markdown}`
-      : `${current.slice(0, start)}${markdown}${next >= 0 ? `\n${current.slice(next)}` : ''}`;
-  writeFileSync(file, await format(updated, { ...(await resolveConfig(file)), parser: 'markdown' }));
-}
-
 if (process.argv[1]?.endsWith('bench/relay.ts') && process.argv[2] === '--report') {
   // Re-renders the section from a run's printed report (its first JSON block), without running again.
   const text = readFileSync(process.argv[3]!, 'utf8');
   const report = JSON.parse(text.slice(0, text.indexOf('\n}\n') + 2)) as RelayBenchReport;
-  await writeSection(relayMarkdown(report));
+  await writeBenchmarkSection(SECTION_HEADING, relayMarkdown(report));
   process.exit(0);
 } else if (process.argv[1]?.endsWith('bench/relay.ts')) {
   const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-relay-'));
@@ -743,7 +730,7 @@ if (process.argv[1]?.endsWith('bench/relay.ts') && process.argv[2] === '--report
     const report = await runRelayBench(work);
     console.log(JSON.stringify(report, null, 2));
     const markdown = relayMarkdown(report);
-    await writeSection(markdown);
+    await writeBenchmarkSection(SECTION_HEADING, markdown);
     console.log(markdown);
   } finally {
     rmSync(work, { recursive: true, force: true });
