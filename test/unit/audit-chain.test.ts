@@ -277,3 +277,22 @@ describe('fingerprint', () => {
     expect(fingerprint('other')).not.toBe(fingerprint(secret));
   });
 });
+
+describe('buildEvent hashes what it stores', () => {
+  it('gives the hash computeEventHash gives for the stored event, whatever the details hold', () => {
+    const details = {
+      b: [1, 'two', { z: null, a: true }],
+      a: 'ünïcödé 🧾',
+      n: 1.5e-7,
+      nested: { y: undefined, x: -0 },
+    };
+    const event = buildEvent(
+      { type: 'relay.request', stream: 'relay/g/1/0', actor: { id: 'p' }, details },
+      { seq: 4, hash: 'a'.repeat(64) },
+      '01TEST',
+      new Date('2026-11-23T10:00:00Z'),
+    );
+    expect(event.chain.hash).toBe(computeEventHash(event));
+    expect(event.chain).toMatchObject({ stream: 'relay/g/1/0', seq: 5, prev: 'a'.repeat(64) });
+  });
+});
