@@ -128,26 +128,31 @@ export class AuditLog implements AuditSink {
 
 /** Throws AuditWriteError when any string of the event (key or value, at any depth) looks like a credential. */
 export function assertNoSecrets(input: AuditEventInput): void {
-  const found = findSecret(input, '', new Set());
+  const found = findSecret(input, new Set());
   if (found) {
     // The message names the path and kind only: repeating the value would leak it into logs.
-    throw new AuditWriteError(`refused to record an audit event: ${found.path || 'the event'} holds ${found.name}`);
+    const path = found.keys.reverse().join('.');
+    throw new AuditWriteError(`refused to record an audit event: ${path || 'the event'} holds ${found.name}`);
   }
 }
 
-function findSecret(value: unknown, path: string, seen: Set<object>): { path: string; name: string } | undefined {
+/** The first credential-looking string, with the keys leading to it (innermost first: built only when found). */
+function findSecret(value: unknown, seen: Set<object>): { keys: string[]; name: string } | undefined {
   if (typeof value === 'string') {
     const match = SECRET_PATTERNS.find(({ pattern }) => pattern.test(value));
-    return match ? { path, name: match.name } : undefined;
+    return match ? { keys: [], name: match.name } : undefined;
   }
   if (value === null || typeof value !== 'object' || seen.has(value)) return undefined;
   seen.add(value);
-  for (const [key, child] of Object.entries(value)) {
-    const childPath = path ? `${path}.${key}` : key;
-    const inKey = findSecret(key, childPath, seen);
-    if (inKey) return { path: path || 'the event', name: `${inKey.name} in a key` };
-    const inValue = findSecret(child, childPath, seen);
-    if (inValue) return inValue;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const inKey = findSecret(key, seen);
+    if (inKey) return { keys: [], name: `${inKey.name} in a key` };
+    const inValue = findSecret((value as Record<string, unknown>)[key], seen);
+    if (inValue) {
+      inValue.keys.push(key);
+      return inValue;
+    }
   }
   return undefined;
 }
