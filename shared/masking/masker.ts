@@ -37,6 +37,11 @@ export interface MaskerOptions {
   scanner: TextScanner;
   /** The HMAC key of `hash` rules, resolved from `masking.hashKey` by the caller; required when a rule hashes. */
   hashKey?: Uint8Array | string;
+  /**
+   * `maskJsonText` masks a list or Table above this size an item at a time; a smaller document, as one tree (the same
+   * output and record, without the layout scan). @default 65536
+   */
+  splitAboveBytes?: number;
 }
 
 /** What the caller knows about a value that the value may not say itself (a watch of pods, a namespaced request). */
@@ -87,6 +92,7 @@ const TEXT_PATH = 'line';
 /** Enough of a JSON document's start to see its indentation (`JSON.stringify` indents by at most ten characters). */
 const INDENT_SNIFF_BYTES = 64;
 const NEWLINE = 0x0a;
+const DEFAULT_SPLIT_ABOVE_BYTES = 64 * 1024;
 /** `detector:<name>` made once: a log masks a value or more per line, and the record looks each one up by this key. */
 const DETECTOR_RECORD_NAMES = new Map(DETECTOR_NAMES.map((name) => [name, `detector:${name}`]));
 
@@ -106,7 +112,12 @@ export function createMasker(ruleSet: MaskingConfigInput, options: MaskerOptions
     const names = rules.rules.filter((rule) => rule.action.action === 'hash').map((rule) => rule.name);
     throw new MaskingRulesError(`rules ${names.join(', ')} hash values but no hash key was given`);
   }
-  const engine: Engine = { rules, scanner: options.scanner, hashKey };
+  const engine: Engine = {
+    rules,
+    scanner: options.scanner,
+    hashKey,
+    splitAboveBytes: options.splitAboveBytes ?? DEFAULT_SPLIT_ABOVE_BYTES,
+  };
 
   const run = <T>(walk: (walker: Walker) => T): MaskResult<T> => {
     const recorder = new MaskingRecorder();
@@ -141,6 +152,7 @@ interface Engine {
   rules: CompiledRuleSet;
   scanner: TextScanner;
   hashKey: Uint8Array | undefined;
+  splitAboveBytes: number;
 }
 
 type Json = Record<string, unknown>;
@@ -293,7 +305,8 @@ class Walker {
     const writer = new JsonWriter(/^\s*[{[]\r?\n([ \t]+)/.exec(head)?.[1] ?? '');
     const end = bytes[bytes.length - 1] === NEWLINE ? '\n' : '';
     try {
-      if (this.splitDocument(bytes, writer, emit, end, context)) return;
+      // A small document is parsed whole: splitting it would cost a layout scan and save no memory worth having.
+      if (bytes.length > this.engine.splitAboveBytes && this.splitDocument(bytes, writer, emit, end, context)) return;
     } catch (error) {
       // An element's parse error points into the element: the whole input's says where in the input.
       if (error instanceof SyntaxError) JSON.parse(bytes.toString('utf8'));

@@ -354,9 +354,10 @@ describe('maskJsonText', () => {
     metadata: { resourceVersion: '42', continue: `token ${SSN}` },
     items: [pod(), pod('billing'), { kind: 'Secret', apiVersion: 'v1', data: { token: b64('abc') } }],
   };
+  // Split at any size, so these small lists take the item-by-item path.
   const maskText = (text: string) => {
     const pieces: string[] = [];
-    const record = masker().maskJsonText(text, (piece) => pieces.push(piece));
+    const record = masker({}, { splitAboveBytes: 0 }).maskJsonText(text, (piece) => pieces.push(piece));
     return { output: pieces.join(''), record, pieces };
   };
   /** What maskObject gives, written as the CLI wrote it before lists were split. */
@@ -405,6 +406,14 @@ describe('maskJsonText', () => {
     }
   });
 
+  it('parses a document under the split size whole, with the same output and record', () => {
+    const text = JSON.stringify(podList, null, 2);
+    const pieces: string[] = [];
+    const record = masker().maskJsonText(text, (piece) => pieces.push(piece));
+    expect(pieces).toEqual([whole(podList, '  ').output]);
+    expect(record).toEqual(whole(podList).record);
+  });
+
   it('masks the UTF-8 bytes of a response body item by item, multi-byte characters and all', () => {
     const names = {
       ...podList,
@@ -413,7 +422,9 @@ describe('maskJsonText', () => {
     };
     const text = JSON.stringify(names, null, 2);
     const pieces: string[] = [];
-    const record = masker().maskJsonText(Buffer.from(text, 'utf8'), (piece) => pieces.push(piece));
+    const record = masker({}, { splitAboveBytes: 0 }).maskJsonText(Buffer.from(text, 'utf8'), (piece) =>
+      pieces.push(piece),
+    );
     expect(pieces.join('')).toBe(whole(names, '  ').output);
     expect(pieces.join('')).toContain('患者 🧑‍⚕️');
     expect(record).toEqual(whole(names).record);
