@@ -4,7 +4,7 @@
  * "API server" with a self-signed certificate, which records it.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { main } from '../../cli/main.ts';
 import type { LocalRuntime } from '../../local/start.ts';
+import { selfSignedCertificate } from '../../relay/tls.ts';
 import { documentClient } from '../../shared/adapters/aws/tables.ts';
 import { verifyLocalToken } from '../../shared/adapters/local/local-token-minter.ts';
 
@@ -39,36 +40,6 @@ function requireKubectl(): void {
       { cause: error },
     );
   }
-}
-
-/** A self-signed certificate for 127.0.0.1, made now, so no key is ever committed. */
-function selfSignedCertificate(dir: string): { key: string; cert: string; certFile: string } {
-  const keyFile = join(dir, 'server-key.pem');
-  const certFile = join(dir, 'server-cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'pipe' },
-  );
-  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
 }
 
 /** Just enough of a Kubernetes API server for kubectl's discovery and `get pods -n demo`. */
@@ -129,7 +100,9 @@ beforeAll(async () => {
   });
   oidcToken = await local.issuer.sign({ sub: 'ci:demo', groups: ['ci'] }, { audience: 'gatehouse' });
 
-  const { key, cert } = selfSignedCertificate(work);
+  // A certificate made now, so no key is ever committed; kubectl reads it from a file.
+  const { key, cert } = await selfSignedCertificate(['127.0.0.1']);
+  writeFileSync(join(work, 'server-cert.pem'), cert);
   apiServer = createServer({ key, cert }, (req, res) => {
     const path = new URL(req.url ?? '/', 'https://127.0.0.1').pathname;
     seen.push({ method: req.method ?? '', path, authorization: req.headers.authorization });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../../relay/tls.ts';
 import {
   startK8sApiServer,
   type AuthorizationAttributes,
@@ -25,36 +26,6 @@ let cert: string;
 let api: K8sApiServer;
 let kubeconfigPath: string;
 const decisions: AuthorizationAttributes[] = [];
-
-/** A self-signed certificate for 127.0.0.1, made now, so no key is ever committed. */
-function selfSigned(dir: string): { key: string; cert: string } {
-  const keyFile = join(dir, 'key.pem');
-  const certFile = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'pipe' },
-  );
-  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
-}
 
 /** kubectl's environment: HOME in the temporary directory so its cache never touches the user's ~/.kube. */
 function kubectlEnv(): NodeJS.ProcessEnv {
@@ -141,7 +112,8 @@ function raw(
 beforeAll(async () => {
   execFileSync('kubectl', ['version', '--client'], { stdio: 'pipe' });
   work = mkdtempSync(join(tmpdir(), 'k8s-api-server-test-'));
-  const tls = selfSigned(work);
+  // A certificate made now, so no key is ever committed.
+  const tls = await selfSignedCertificate(['127.0.0.1']);
   cert = tls.cert;
   api = await startK8sApiServer({
     tls,

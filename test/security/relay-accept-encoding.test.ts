@@ -5,44 +5,16 @@
  * gets plain masked JSON with no Content-Encoding. An API server that compresses anyway is refused, not passed through.
  * `TE` (transfer codings) is hop-by-hop and never forwarded.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { startRelayHarness, type RelayHarness } from '../support/relay.ts';
-import {
-  bearer,
-  detailsOf,
-  eventMark,
-  expectFailureStatus,
-  rawRequest,
-  upstreamMark,
-  waitForDenied,
-  waitForEvent,
-} from '../support/relay-raw.ts';
+import { bearer, detailsOf, eventMark, rawRequest, upstreamMark, waitForEvent } from '../support/relay-raw.ts';
+import { answerUpstream, expectRefused, podObject, useRelayHarness } from '../support/relay-security.ts';
 
 const SSN = '123-45-6789';
 const POD = '/api/v1/namespaces/claims/pods/intake-0';
 
-let harness: RelayHarness;
-let token: string;
-let grantId: string;
-
-beforeAll(async () => {
-  harness = await startRelayHarness();
-  harness.api.create({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'intake-0', namespace: 'claims', annotations: { note: `caller ssn ${SSN}` } },
-    spec: { containers: [{ name: 'app', image: 'busybox' }] },
-  });
-  ({
-    token,
-    grant: { id: grantId },
-  } = await harness.grant({ namespaces: ['claims'], access: 'edit' }));
-});
-
-afterAll(async () => {
-  harness?.api.setHandler(undefined);
-  await harness?.close();
+const relay = useRelayHarness({
+  objects: [podObject('claims', 'intake-0', { annotations: { note: `caller ssn ${SSN}` } })],
 });
 
 describe('a client that asks for a compressed response', () => {
@@ -53,12 +25,12 @@ describe('a client that asks for a compressed response', () => {
     ['any coding', '*'],
     ['anything but identity', 'identity;q=0, br'],
   ])('gets plain masked JSON for Accept-Encoding: %s, and upstream is asked for identity', async (_name, value) => {
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
+    const upstream = upstreamMark(relay.harness);
+    const events = eventMark(relay.harness);
 
-    const response = await rawRequest(harness, {
+    const response = await rawRequest(relay.harness, {
       target: POD,
-      headers: [bearer(token), ['Accept-Encoding', value], ['TE', 'gzip, trailers'], ['Connection', 'TE']],
+      headers: [bearer(relay.token), ['Accept-Encoding', value], ['TE', 'gzip, trailers'], ['Connection', 'TE']],
     });
 
     expect(response.status).toBe(200);
@@ -70,7 +42,7 @@ describe('a client that asks for a compressed response', () => {
     expect(forwarded[0]!.headers['accept-encoding']).toBe('identity');
     expect(forwarded[0]!.headers.te).toBeUndefined();
     const recorded = await waitForEvent(events, (event) => event.type === 'relay.request');
-    expect(recorded.grantId).toBe(grantId);
+    expect(recorded.grantId).toBe(relay.grant.id);
     expect(detailsOf(recorded)).toMatchObject({ verb: 'get', status: 200 });
   });
 });
@@ -81,38 +53,25 @@ describe('an API server that compresses anyway', () => {
     ['gzip', () => gzipSync(Buffer.from(JSON.stringify({ kind: 'Pod', note: `ssn ${SSN}` })))],
   ])('is refused when it answers with Content-Encoding: %s', async (coding, compress) => {
     const body = compress();
-    harness.api.setHandler((_req, res, request) => {
-      if (request.path !== POD) return false;
-      request.status = 200;
-      res
-        .writeHead(200, {
-          'content-type': 'application/json',
-          'content-encoding': coding,
-          'content-length': body.length,
-        })
-        .end(body);
-      return true;
-    });
-    const events = eventMark(harness);
+    answerUpstream(relay.harness, POD, { 'content-type': 'application/json', 'content-encoding': coding }, body);
     try {
-      const response = await rawRequest(harness, {
-        target: POD,
-        headers: [bearer(token), ['Accept-Encoding', coding]],
-      });
-
-      expect(response.status).toBe(500);
-      expect(response.headers['content-encoding']).toBeUndefined();
-      expectFailureStatus(
-        response.body,
-        500,
-        'InternalError',
-        `the API server answered with content encoding ${coding}, which the relay cannot inspect`,
+      const refused = await expectRefused(
+        relay.harness,
+        { target: POD, headers: [bearer(relay.token), ['Accept-Encoding', coding]] },
+        {
+          status: 500,
+          reason: 'InternalError',
+          message: `the API server answered with content encoding ${coding}, which the relay cannot inspect`,
+          stage: 'upstream',
+          details: { upstreamStatus: 200 },
+          upstreamPaths: [POD],
+        },
       );
-      expect(response.body).not.toContain(body.toString('latin1'));
-      const denied = await waitForDenied(events);
-      expect(detailsOf(denied)).toMatchObject({ stage: 'upstream', status: 500, upstreamStatus: 200 });
+
+      expect(refused.answer.headers['content-encoding']).toBeUndefined();
+      expect(refused.body).not.toContain(body.toString('latin1'));
     } finally {
-      harness.api.setHandler(undefined);
+      relay.harness.api.setHandler(undefined);
     }
   });
 });

@@ -6,21 +6,17 @@
  * override the PHI forbid: in Cedar a forbid always wins. Without the label read, or with the ticket, the outcome
  * changes only as the policies say.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RelayGrant } from '#shared/model.ts';
-import { startRelayHarness, type RelayHarness } from '../support/relay.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   bearer,
   detailsOf,
   eventMark,
-  expectFailureStatus,
   openWebSocket,
-  rawRequest,
   sessionEnd,
   upstreamMark,
-  waitForDenied,
   waitForEvent,
 } from '../support/relay-raw.ts';
+import { expectRefused, podObject, useRelayHarness } from '../support/relay-security.ts';
 
 /** Attach is allowed in `intake` only; PHI pods there are still covered by the forbid. */
 const ATTACH_PERMIT = `
@@ -29,44 +25,32 @@ permit (principal, action == Gatehouse::Action::"KubernetesRequest", resource)
 when { resource.resource == "pods" && resource.subresource == "attach" && resource.namespace == "intake" };
 `;
 
-let harness: RelayHarness;
-let token: string;
-let grant: RelayGrant;
+const relay = useRelayHarness({
+  policies: ATTACH_PERMIT,
+  objects: [
+    podObject('claims', 'phi-0', { labels: { phi: 'true', app: 'intake' } }),
+    podObject('claims', 'plain-0', { labels: { app: 'intake' } }),
+    podObject('intake', 'phi-1', { labels: { phi: 'true' } }),
+    podObject('intake', 'plain-1', { labels: {} }),
+  ],
+  grant: { namespaces: ['claims', 'intake'], access: 'edit' },
+});
 let ticketToken: string;
 
-function pod(namespace: string, name: string, labels: Record<string, string>) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace, labels },
-    spec: { containers: [{ name: 'app', image: 'busybox' }] },
-  };
-}
-
 beforeAll(async () => {
-  harness = await startRelayHarness({ policies: ATTACH_PERMIT });
-  harness.api.create(pod('claims', 'phi-0', { phi: 'true', app: 'intake' }));
-  harness.api.create(pod('claims', 'plain-0', { app: 'intake' }));
-  harness.api.create(pod('intake', 'phi-1', { phi: 'true' }));
-  harness.api.create(pod('intake', 'plain-1', {}));
-  harness.api.setExecHandler(async (session) => {
+  relay.harness.api.setExecHandler(async (session) => {
     session.stdout?.write('uid=0(root)\n');
     return { exitCode: 0 };
   });
-  harness.api.setAttachHandler(async (session) => {
+  relay.harness.api.setAttachHandler(async (session) => {
     session.stdout?.write('attached\n');
     return { exitCode: 0 };
   });
-  ({ token, grant } = await harness.grant({ namespaces: ['claims', 'intake'], access: 'edit' }));
-  ({ token: ticketToken } = await harness.grant({
+  ({ token: ticketToken } = await relay.harness.grant({
     namespaces: ['claims', 'intake'],
     access: 'edit',
     ticket: 'INC-4711',
   }));
-});
-
-afterAll(async () => {
-  await harness?.close();
 });
 
 const session = (namespace: string, name: string, subresource: 'exec' | 'attach') =>
@@ -74,25 +58,28 @@ const session = (namespace: string, name: string, subresource: 'exec' | 'attach'
 
 /** Opens `path` as a WebSocket and asserts the relay refused it, after reading only the pod, with no session upstream. */
 async function expectSessionDenied(path: string, podPath: string, message: string, policies: string[]): Promise<void> {
-  const upstream = upstreamMark(harness);
-  const events = eventMark(harness);
-  const streams = harness.api.streams.length;
+  const streams = relay.harness.api.streams.length;
 
-  const result = await openWebSocket(harness, path, { Authorization: `Bearer ${token}` });
+  const { forwarded } = await expectRefused(
+    relay.harness,
+    () => openWebSocket(relay.harness, path, { Authorization: `Bearer ${relay.token}` }),
+    {
+      status: 403,
+      reason: 'Forbidden',
+      message,
+      stage: 'guardrail',
+      details: { policies },
+      grantId: relay.grant.id,
+      upstreamPaths: [podPath],
+    },
+  );
 
-  expect(result.status).toBe(403);
-  if (!('body' in result)) throw new Error('the session was opened');
-  expectFailureStatus(result.body, 403, 'Forbidden', message);
-  const denied = await waitForDenied(events);
-  expect(denied.grantId).toBe(grant.id);
-  expect(detailsOf(denied)).toMatchObject({ stage: 'guardrail', status: 403, policies });
   // Only the label read, as the principal; no exec or attach upstream, no session.
-  const forwarded = upstream.since();
   expect(forwarded.map((request) => [request.method, request.path, request.upgrade])).toEqual([
     ['GET', podPath, undefined],
   ]);
-  expect(forwarded[0]!.impersonateUser).toBe(grant.username);
-  expect(harness.api.streams.length).toBe(streams);
+  expect(forwarded[0]!.impersonateUser).toBe(relay.grant.username);
+  expect(relay.harness.api.streams.length).toBe(streams);
 }
 
 describe('exec into a PHI pod without a ticket', () => {
@@ -106,66 +93,69 @@ describe('exec into a PHI pod without a ticket', () => {
   });
 
   it('is denied as a POST without an upgrade too', async () => {
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
-
-    const response = await rawRequest(harness, {
-      method: 'POST',
-      target: '/api/v1/namespaces/claims/pods/phi-0/exec?command=sh&stdout=true',
-      headers: [bearer(token), ['Content-Length', '0']],
-    });
-
-    expect(response.status).toBe(403);
-    expectFailureStatus(
-      response.body,
-      403,
-      'Forbidden',
-      'create pods/phi-0/exec in namespace claims is forbidden by policy phi-exec-needs-ticket',
+    const { forwarded } = await expectRefused(
+      relay.harness,
+      {
+        method: 'POST',
+        target: '/api/v1/namespaces/claims/pods/phi-0/exec?command=sh&stdout=true',
+        headers: [bearer(relay.token), ['Content-Length', '0']],
+      },
+      {
+        status: 403,
+        reason: 'Forbidden',
+        message: 'create pods/phi-0/exec in namespace claims is forbidden by policy phi-exec-needs-ticket',
+        stage: 'guardrail',
+        details: { policies: ['phi-exec-needs-ticket'] },
+        upstreamPaths: ['/api/v1/namespaces/claims/pods/phi-0'],
+      },
     );
-    const denied = await waitForDenied(events);
-    expect(detailsOf(denied)).toMatchObject({ stage: 'guardrail', policies: ['phi-exec-needs-ticket'] });
-    expect(upstream.since().map((request) => [request.method, request.path])).toEqual([
+
+    expect(forwarded.map((request) => [request.method, request.path])).toEqual([
       ['GET', '/api/v1/namespaces/claims/pods/phi-0'],
     ]);
   });
 });
 
 describe('attach into the same PHI pod', () => {
-  it('is denied by the PHI guardrail, not merely for want of a permit', async () => {
-    await expectSessionDenied(
-      session('claims', 'phi-0', 'attach'),
-      '/api/v1/namespaces/claims/pods/phi-0',
+  it.each([
+    [
+      'is denied by the PHI guardrail, not merely for want of a permit',
+      'claims',
+      'phi-0',
       'get pods/phi-0/attach in namespace claims is forbidden by policy phi-exec-needs-ticket',
       ['phi-exec-needs-ticket'],
-    );
-  });
-
-  it('is denied where a policy permits attach: the PHI forbid overrides the permit', async () => {
-    await expectSessionDenied(
-      session('intake', 'phi-1', 'attach'),
-      '/api/v1/namespaces/intake/pods/phi-1',
+    ],
+    [
+      'is denied where a policy permits attach: the PHI forbid overrides the permit',
+      'intake',
+      'phi-1',
       'get pods/phi-1/attach in namespace intake is forbidden by policy phi-exec-needs-ticket',
       ['phi-exec-needs-ticket'],
-    );
-  });
-
-  it('to a pod without PHI still needs a permit', async () => {
-    await expectSessionDenied(
-      session('claims', 'plain-0', 'attach'),
-      '/api/v1/namespaces/claims/pods/plain-0',
+    ],
+    [
+      'to a pod without PHI still needs a permit',
+      'claims',
+      'plain-0',
       'get pods/plain-0/attach in namespace claims needs a policy that permits it, and none does',
       [],
+    ],
+  ])('%s', async (_name, namespace, name, message, policies) => {
+    await expectSessionDenied(
+      session(namespace, name, 'attach'),
+      `/api/v1/namespaces/${namespace}/pods/${name}`,
+      message,
+      policies,
     );
   });
 });
 
 describe('the sessions the policies do allow', () => {
   it('attaches to a pod without PHI where attach is permitted, so the denials above are the guardrails', async () => {
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
+    const upstream = upstreamMark(relay.harness);
+    const events = eventMark(relay.harness);
 
-    const result = await openWebSocket(harness, session('intake', 'plain-1', 'attach'), {
-      Authorization: `Bearer ${token}`,
+    const result = await openWebSocket(relay.harness, session('intake', 'plain-1', 'attach'), {
+      Authorization: `Bearer ${relay.token}`,
     });
 
     expect(result.status).toBe(101);
@@ -185,7 +175,7 @@ describe('the sessions the policies do allow', () => {
   });
 
   it('execs into the PHI pod with a ticket on the grant', async () => {
-    const result = await openWebSocket(harness, session('claims', 'phi-0', 'exec'), {
+    const result = await openWebSocket(relay.harness, session('claims', 'phi-0', 'exec'), {
       Authorization: `Bearer ${ticketToken}`,
     });
 
@@ -194,21 +184,17 @@ describe('the sessions the policies do allow', () => {
   });
 
   it('still denies attach to the PHI pod with a ticket where no policy permits attach', async () => {
-    const events = eventMark(harness);
-
-    const result = await openWebSocket(harness, session('claims', 'phi-0', 'attach'), {
-      Authorization: `Bearer ${ticketToken}`,
-    });
-
-    expect(result.status).toBe(403);
-    if ('body' in result) {
-      expectFailureStatus(
-        result.body,
-        403,
-        'Forbidden',
-        'get pods/phi-0/attach in namespace claims needs a policy that permits it, and none does',
-      );
-    }
-    await waitForDenied(events);
+    await expectRefused(
+      relay.harness,
+      () =>
+        openWebSocket(relay.harness, session('claims', 'phi-0', 'attach'), { Authorization: `Bearer ${ticketToken}` }),
+      {
+        status: 403,
+        reason: 'Forbidden',
+        message: 'get pods/phi-0/attach in namespace claims needs a policy that permits it, and none does',
+        stage: 'guardrail',
+        upstreamPaths: ['/api/v1/namespaces/claims/pods/phi-0'],
+      },
+    );
   });
 });

@@ -5,10 +5,9 @@
  * case, is dropped; the cluster sees only the grant's user, groups and extras; and the request is recorded with
  * `strippedImpersonation: true`. Exec sessions, which open their own upstream WebSocket, are checked too.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RelayGrant } from '#shared/model.ts';
+import { describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '../support/k8s-api-server.ts';
-import { AGENT, startRelayHarness, type RelayHarness } from '../support/relay.ts';
+import { AGENT } from '../support/relay.ts';
 import {
   bearer,
   detailsOf,
@@ -19,37 +18,21 @@ import {
   upstreamMark,
   waitForEvent,
 } from '../support/relay-raw.ts';
+import { podObject, useRelayHarness } from '../support/relay-security.ts';
 
-let harness: RelayHarness;
-let token: string;
-let grant: RelayGrant;
-
-beforeAll(async () => {
-  harness = await startRelayHarness();
-  harness.api.create({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'intake-0', namespace: 'claims' },
-    spec: { containers: [{ name: 'app', image: 'busybox' }] },
-  });
-  ({ token, grant } = await harness.grant({ namespaces: ['claims'], access: 'edit' }));
-});
-
-afterAll(async () => {
-  await harness?.close();
-});
+const relay = useRelayHarness({ objects: [podObject('claims', 'intake-0')] });
 
 /** Asserts the upstream request carries the relay's credential and the grant's impersonation, and nothing else. */
 function expectGrantImpersonation(request: RecordedRequest): void {
   expect(request.authenticated).toBe(true);
-  expect(request.headers.authorization).toBe(`Bearer ${harness.api.token}`);
-  expect(request.impersonateUser).toBe(grant.username);
+  expect(request.headers.authorization).toBe(`Bearer ${relay.harness.api.token}`);
+  expect(request.impersonateUser).toBe(relay.grant.username);
   expect(request.impersonateGroups).toEqual(['gatehouse:edit']);
   expect(request.impersonateExtra).toEqual({
-    'gatehouse.io%2fgrant': [grant.id],
+    'gatehouse.io%2fgrant': [relay.grant.id],
     'gatehouse.io%2fprincipal': [encodeURIComponent(AGENT.id)],
   });
-  expect(request.user).toEqual({ username: grant.username, groups: ['gatehouse:edit', 'system:authenticated'] });
+  expect(request.user).toEqual({ username: relay.grant.username, groups: ['gatehouse:edit', 'system:authenticated'] });
   const impersonation = Object.keys(request.headers).filter((name) => name.startsWith('impersonate-'));
   expect(impersonation.sort()).toEqual([
     'impersonate-extra-gatehouse.io%2fgrant',
@@ -91,12 +74,12 @@ describe('client Impersonate-* headers', () => {
       ],
     ],
   ] as const)('strips %s and forwards as the grant, recording that it did', async (_name, headers) => {
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
+    const upstream = upstreamMark(relay.harness);
+    const events = eventMark(relay.harness);
 
-    const response = await rawRequest(harness, {
+    const response = await rawRequest(relay.harness, {
       target: '/api/v1/namespaces/claims/pods/intake-0',
-      headers: [bearer(token), ...headers],
+      headers: [bearer(relay.token), ...headers],
     });
 
     expect(response.status).toBe(200);
@@ -105,23 +88,26 @@ describe('client Impersonate-* headers', () => {
     expect(forwarded.map((request) => request.url)).toEqual(['/api/v1/namespaces/claims/pods/intake-0']);
     expectGrantImpersonation(forwarded[0]!);
     const recorded = await waitForEvent(events, (event) => event.type === 'relay.request');
-    expect(recorded.grantId).toBe(grant.id);
+    expect(recorded.grantId).toBe(relay.grant.id);
     expect(detailsOf(recorded)).toMatchObject({ verb: 'get', status: 200, strippedImpersonation: true });
     expect(JSON.stringify(recorded)).not.toContain('system:admin');
   });
 
   it('does not mark a request without client impersonation as stripped', async () => {
-    const events = eventMark(harness);
+    const events = eventMark(relay.harness);
 
-    await rawRequest(harness, { target: '/api/v1/namespaces/claims/pods/intake-0', headers: [bearer(token)] });
+    await rawRequest(relay.harness, {
+      target: '/api/v1/namespaces/claims/pods/intake-0',
+      headers: [bearer(relay.token)],
+    });
 
     const recorded = await waitForEvent(events, (event) => event.type === 'relay.request');
     expect(detailsOf(recorded).strippedImpersonation).toBeUndefined();
   });
 
   it('strips them from a write, so the object is created as the grant', async () => {
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
+    const upstream = upstreamMark(relay.harness);
+    const events = eventMark(relay.harness);
     const body = JSON.stringify({
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -129,11 +115,11 @@ describe('client Impersonate-* headers', () => {
       data: { a: 'b' },
     });
 
-    const response = await rawRequest(harness, {
+    const response = await rawRequest(relay.harness, {
       method: 'POST',
       target: '/api/v1/namespaces/claims/configmaps',
       headers: [
-        bearer(token),
+        bearer(relay.token),
         ['Impersonate-User', 'system:admin'],
         ['Impersonate-Group', 'system:masters'],
         ['Content-Type', 'application/json'],
@@ -154,18 +140,18 @@ describe('client Impersonate-* headers', () => {
   });
 
   it('strips them from an exec session: the upstream WebSocket impersonates the grant', async () => {
-    harness.api.setExecHandler(async (session) => {
+    relay.harness.api.setExecHandler(async (session) => {
       session.stdout?.write('ok\n');
       return { exitCode: 0 };
     });
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
+    const upstream = upstreamMark(relay.harness);
+    const events = eventMark(relay.harness);
 
     const session = await openWebSocket(
-      harness,
+      relay.harness,
       '/api/v1/namespaces/claims/pods/intake-0/exec?command=id&stdout=true',
       {
-        Authorization: `Bearer ${token}`,
+        Authorization: `Bearer ${relay.token}`,
         'Impersonate-User': 'system:admin',
         'Impersonate-Group': ['system:masters', 'cluster-admin'],
       },

@@ -6,9 +6,9 @@
  * every refusal is a 401 (or, for a claim the grant does not back, a 403) Status, recorded, with nothing upstream.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventInput } from '#shared/audit/event.ts';
-import { AGENT, startRelayHarness, type RelayHarness } from '../support/relay.ts';
+import { AGENT } from '../support/relay.ts';
 import {
   bearer,
   detailsOf,
@@ -17,21 +17,13 @@ import {
   httpRequest,
   rawRequest,
   sendRaw,
-  upstreamMark,
   waitForDenied,
 } from '../support/relay-raw.ts';
+import { expectRefused, useRelayHarness } from '../support/relay-security.ts';
 
 const PODS = '/api/v1/namespaces/claims/pods';
 
-let harness: RelayHarness;
-
-beforeAll(async () => {
-  harness = await startRelayHarness({ revocationCheckSeconds: 1 });
-});
-
-afterAll(async () => {
-  await harness?.close();
-});
+const relay = useRelayHarness({ revocationCheckSeconds: 1, grant: false });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -59,40 +51,35 @@ function forge(header: Record<string, unknown>, payload: Record<string, unknown>
 }
 
 /** Sends a request with `token`; asserts the Status, the `authenticate` denial and that nothing reached upstream. */
-async function expectRefused(
+async function expectCredentialRefused(
   token: string,
   expected: { code?: number; reason?: string; message: string; target?: string; method?: string; stage?: string },
 ): Promise<AuditEventInput> {
-  const code = expected.code ?? 401;
-  const upstream = upstreamMark(harness);
-  const events = eventMark(harness);
-
-  const response = await rawRequest(harness, {
-    method: expected.method,
-    target: expected.target ?? PODS,
-    headers: [bearer(token), ['Content-Length', '0']],
-  });
-
-  expect(response.status).toBe(code);
-  expectFailureStatus(response.body, code, expected.reason ?? 'Unauthorized', expected.message);
-  const denied = await waitForDenied(events);
-  expect(detailsOf(denied)).toMatchObject({ stage: expected.stage ?? 'authenticate', status: code });
+  const { denied } = await expectRefused(
+    relay.harness,
+    { method: expected.method, target: expected.target ?? PODS, headers: [bearer(token), ['Content-Length', '0']] },
+    {
+      status: expected.code ?? 401,
+      reason: expected.reason ?? 'Unauthorized',
+      message: expected.message,
+      stage: expected.stage ?? 'authenticate',
+    },
+  );
   expect(JSON.stringify(denied)).not.toContain(token);
-  expect(upstream.since()).toEqual([]);
   return denied;
 }
 
 describe('an expired credential', () => {
   it('works until its exp, then is refused (also when the relay remembered it as verified)', async () => {
-    const { grant } = await harness.grant();
-    const token = await harness.credential(grant, { ttlSeconds: 1 });
+    const { grant } = await relay.harness.grant();
+    const token = await relay.harness.credential(grant, { ttlSeconds: 1 });
     const expiresAt = Number(segments(token).payload.exp) * 1000;
 
-    const before = await rawRequest(harness, { target: PODS, headers: [bearer(token)] });
+    const before = await rawRequest(relay.harness, { target: PODS, headers: [bearer(token)] });
     expect(before.status).toBe(200);
     await sleep(Math.max(0, expiresAt - Date.now()) + 50);
 
-    const denied = await expectRefused(token, {
+    const denied = await expectCredentialRefused(token, {
       message: 'relay credential refused: the relay credential has expired',
     });
     expect(denied.actor).toEqual({ id: 'anonymous' });
@@ -101,15 +88,15 @@ describe('an expired credential', () => {
 
 describe('a revoked grant', () => {
   it('stops its credential within revocationCheckSeconds, and for good', async () => {
-    const { grant, token } = await harness.grant();
-    expect((await rawRequest(harness, { target: PODS, headers: [bearer(token)] })).status).toBe(200);
-    const events = eventMark(harness);
+    const { grant, token } = await relay.harness.grant();
+    expect((await rawRequest(relay.harness, { target: PODS, headers: [bearer(token)] })).status).toBe(200);
+    const events = eventMark(relay.harness);
 
-    harness.revoke(grant.id);
+    relay.harness.revoke(grant.id);
     const revokedAt = Date.now();
     let stoppedAfterMs: number | undefined;
     while (Date.now() - revokedAt < 3000) {
-      const response = await rawRequest(harness, { target: PODS, headers: [bearer(token)] }, { idleMs: 10 });
+      const response = await rawRequest(relay.harness, { target: PODS, headers: [bearer(token)] }, { idleMs: 10 });
       if (response.status === 401) {
         stoppedAfterMs = Date.now() - revokedAt;
         expectFailureStatus(response.body, 401, 'Unauthorized', `grant ${grant.id} is revoked`);
@@ -120,25 +107,25 @@ describe('a revoked grant', () => {
     }
 
     expect(stoppedAfterMs).toBeDefined();
-    expect(stoppedAfterMs!).toBeLessThanOrEqual(harness.config.relay.revocationCheckSeconds * 1000 + 250);
+    expect(stoppedAfterMs!).toBeLessThanOrEqual(relay.harness.config.relay.revocationCheckSeconds * 1000 + 250);
     const denied = await waitForDenied(events);
     expect(denied.actor).toEqual({ id: AGENT.id });
     expect(detailsOf(denied)).toMatchObject({ stage: 'authenticate', status: 401 });
     expect(detailsOf(denied).credential).toMatch(/^sha256:/);
     // And it stays stopped, a new credential for the grant included.
-    await expectRefused(token, { message: `grant ${grant.id} is revoked` });
-    await expectRefused(await harness.credential(grant), { message: `grant ${grant.id} is revoked` });
+    await expectCredentialRefused(token, { message: `grant ${grant.id} is revoked` });
+    await expectCredentialRefused(await relay.harness.credential(grant), { message: `grant ${grant.id} is revoked` });
   });
 
   it('ends a watch it had open within the revocation interval', async () => {
-    const { grant, token } = await harness.grant();
+    const { grant, token } = await relay.harness.grant();
     const watching = sendRaw(
-      harness,
+      relay.harness,
       httpRequest({ target: '/api/v1/namespaces/claims/configmaps?watch=1', headers: [bearer(token)] }),
       { timeoutMs: 6000 },
     );
     await sleep(300);
-    harness.api.create({
+    relay.harness.api.create({
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: `seen-by-${grant.id}`, namespace: 'claims' },
@@ -146,7 +133,7 @@ describe('a revoked grant', () => {
     });
     await sleep(200);
 
-    harness.revoke(grant.id);
+    relay.harness.revoke(grant.id);
     const revokedAt = Date.now();
     const exchange = await watching;
 
@@ -156,34 +143,36 @@ describe('a revoked grant', () => {
     // Cut, not ended: the relay destroys the stream rather than end it as if the watch had finished.
     expect(exchange.responses[0]?.complete).toBe(false);
     // The check runs every interval and may read a cached status up to an interval old.
-    expect(Date.now() - revokedAt).toBeLessThanOrEqual(2 * harness.config.relay.revocationCheckSeconds * 1000 + 500);
+    expect(Date.now() - revokedAt).toBeLessThanOrEqual(
+      2 * relay.harness.config.relay.revocationCheckSeconds * 1000 + 500,
+    );
   });
 });
 
 describe('a credential for another grant', () => {
   it('is refused when its principal is not the grant’s', async () => {
-    const { grant } = await harness.grant();
-    const token = await harness.credential({
+    const { grant } = await relay.harness.grant();
+    const token = await relay.harness.credential({
       ...grant,
       principal: { ...AGENT, id: 'github-actions:repo:evil/agent:ref:refs/heads/main' },
     });
 
-    const denied = await expectRefused(token, { message: 'the credential does not match its grant' });
+    const denied = await expectCredentialRefused(token, { message: 'the credential does not match its grant' });
     expect(detailsOf(denied).credential).toMatch(/^sha256:/);
   });
 
   it('is refused when its grant does not exist', async () => {
-    const { grant } = await harness.grant();
-    const token = await harness.credential({ ...grant, id: 'grant-that-never-was' });
+    const { grant } = await relay.harness.grant();
+    const token = await relay.harness.credential({ ...grant, id: 'grant-that-never-was' });
 
-    await expectRefused(token, { message: 'grant grant-that-never-was does not exist' });
+    await expectCredentialRefused(token, { message: 'grant grant-that-never-was does not exist' });
   });
 
   it('cannot reach another grant’s namespace', async () => {
-    await harness.grant({ namespaces: ['intake'] });
-    const { token } = await harness.grant({ namespaces: ['claims'] });
+    await relay.harness.grant({ namespaces: ['intake'] });
+    const { token } = await relay.harness.grant({ namespaces: ['claims'] });
 
-    await expectRefused(token, {
+    await expectCredentialRefused(token, {
       code: 403,
       reason: 'Forbidden',
       message: 'namespace intake is outside the grant (namespaces claims)',
@@ -193,10 +182,10 @@ describe('a credential for another grant', () => {
   });
 
   it('gets the store’s namespaces, not the ones its claims name', async () => {
-    const { grant } = await harness.grant({ namespaces: ['claims'] });
-    const token = await harness.credential({ ...grant, namespaces: ['claims', 'intake', 'kube-system'] });
+    const { grant } = await relay.harness.grant({ namespaces: ['claims'] });
+    const token = await relay.harness.credential({ ...grant, namespaces: ['claims', 'intake', 'kube-system'] });
 
-    await expectRefused(token, {
+    await expectCredentialRefused(token, {
       code: 403,
       reason: 'Forbidden',
       message: 'namespace kube-system is outside the grant (namespaces claims)',
@@ -206,16 +195,16 @@ describe('a credential for another grant', () => {
   });
 
   it('gets the store’s access level, not the one its claims name', async () => {
-    const { grant } = await harness.grant({ access: 'view' });
-    harness.api.create({
+    const { grant } = await relay.harness.grant({ access: 'view' });
+    relay.harness.api.create({
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'keep-me', namespace: 'claims' },
       data: { a: 'b' },
     });
-    const token = await harness.credential({ ...grant, access: 'edit', groups: ['gatehouse:edit'] });
+    const token = await relay.harness.credential({ ...grant, access: 'edit', groups: ['gatehouse:edit'] });
 
-    await expectRefused(token, {
+    await expectCredentialRefused(token, {
       code: 403,
       reason: 'Forbidden',
       message: 'delete is not allowed by access level view',
@@ -223,7 +212,7 @@ describe('a credential for another grant', () => {
       target: '/api/v1/namespaces/claims/configmaps/keep-me',
       stage: 'scope',
     });
-    expect(harness.api.get('v1', 'ConfigMap', 'claims', 'keep-me')).toBeDefined();
+    expect(relay.harness.api.get('v1', 'ConfigMap', 'claims', 'keep-me')).toBeDefined();
   });
 });
 
@@ -231,7 +220,7 @@ describe('a tampered or forged credential', () => {
   let token: string;
 
   beforeAll(async () => {
-    ({ token } = await harness.grant());
+    ({ token } = await relay.harness.grant());
   });
 
   it.each([
@@ -283,6 +272,6 @@ describe('a tampered or forged credential', () => {
     ],
     ['a string that is no JWS', () => 'not-a-relay-credential', 'the relay credential is not a compact JWS'],
   ])('is refused: %s', async (_name, make, message) => {
-    await expectRefused(make(), { message: `relay credential refused: ${message}` });
+    await expectCredentialRefused(make(), { message: `relay credential refused: ${message}` });
   });
 });

@@ -4,52 +4,24 @@
  * client (WHATWG `new URL`) do, so one target would have two readings: the one a guardrail checked and the one the
  * cluster served. The relay refuses every dot segment, and the backslash some parsers read as `/`, before forwarding.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRelayHarness, type RelayHarness } from '../support/relay.ts';
-import {
-  bearer,
-  detailsOf,
-  eventMark,
-  expectFailureStatus,
-  rawRequest,
-  upstreamMark,
-  waitForDenied,
-} from '../support/relay-raw.ts';
+import { describe, it } from 'vitest';
+import { bearer } from '../support/relay-raw.ts';
+import { expectRefused, secretObject, useRelayHarness } from '../support/relay-security.ts';
 
-let harness: RelayHarness;
-let token: string;
-let grantId: string;
-
-beforeAll(async () => {
-  harness = await startRelayHarness();
-  harness.api.create({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'db', namespace: 'claims' },
-    data: { password: Buffer.from('hunter2').toString('base64') },
-  });
-  ({
-    token,
-    grant: { id: grantId },
-  } = await harness.grant({ namespaces: ['claims'], access: 'edit' }));
-});
-
-afterAll(async () => {
-  await harness?.close();
-});
+const relay = useRelayHarness({ objects: [secretObject('claims')] });
 
 async function expectRefusedTarget(target: string, message: string): Promise<void> {
-  const upstream = upstreamMark(harness);
-  const events = eventMark(harness);
-
-  const response = await rawRequest(harness, { target, headers: [bearer(token)] });
-
-  expect(response.status).toBe(400);
-  expectFailureStatus(response.body, 400, 'BadRequest', `request path refused: ${message}`);
-  const denied = await waitForDenied(events);
-  expect(denied.grantId).toBe(grantId);
-  expect(detailsOf(denied)).toMatchObject({ stage: 'target', status: 400 });
-  expect(upstream.since()).toEqual([]);
+  await expectRefused(
+    relay.harness,
+    { target, headers: [bearer(relay.token)] },
+    {
+      status: 400,
+      reason: 'BadRequest',
+      message: `request path refused: ${message}`,
+      stage: 'target',
+      grantId: relay.grant.id,
+    },
+  );
 }
 
 describe('dot segments', () => {

@@ -5,69 +5,56 @@
  * credential. Every refusal is a 401 Status, recorded, with nothing upstream.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RELAY_CLUSTER, startRelayHarness, type RelayHarness } from '../support/relay.ts';
-import {
-  bearer,
-  detailsOf,
-  eventMark,
-  expectFailureStatus,
-  rawRequest,
-  upstreamMark,
-  waitForDenied,
-} from '../support/relay-raw.ts';
+import { describe, expect, it } from 'vitest';
+import { RELAY_CLUSTER } from '../support/relay.ts';
+import { bearer, detailsOf } from '../support/relay-raw.ts';
+import { expectRefused, useRelayHarness } from '../support/relay-security.ts';
 
 const PODS = '/api/v1/namespaces/claims/pods';
 
-let harness: RelayHarness;
+const relay = useRelayHarness({ grant: false });
 
-beforeAll(async () => {
-  harness = await startRelayHarness();
-});
-
-afterAll(async () => {
-  await harness?.close();
-});
-
-async function expectRefused(token: string, message: string): Promise<Record<string, unknown>> {
-  const upstream = upstreamMark(harness);
-  const events = eventMark(harness);
-
-  const response = await rawRequest(harness, { target: PODS, headers: [bearer(token)] });
-
-  expect(response.status).toBe(401);
-  expectFailureStatus(response.body, 401, 'Unauthorized', message);
-  const denied = await waitForDenied(events);
+/** Sends a request with `token`; asserts a 401 Status, an `authenticate` denial for this cluster, nothing upstream. */
+async function expectUnauthorized(token: string, message: string): Promise<Record<string, unknown>> {
+  const { denied } = await expectRefused(
+    relay.harness,
+    { target: PODS, headers: [bearer(token)] },
+    { status: 401, reason: 'Unauthorized', message, stage: 'authenticate' },
+  );
   expect(denied.subject).toMatchObject({ cluster: RELAY_CLUSTER });
-  expect(detailsOf(denied)).toMatchObject({ stage: 'authenticate', status: 401 });
-  expect(upstream.since()).toEqual([]);
   return detailsOf(denied);
 }
 
 describe('a credential for another cluster', () => {
   it('is refused when it names another cluster, for a grant of this one', async () => {
-    const { grant } = await harness.grant();
-    const token = await harness.credential(grant, { cluster: 'prod' });
+    const { grant } = await relay.harness.grant();
+    const token = await relay.harness.credential(grant, { cluster: 'prod' });
 
-    await expectRefused(token, 'relay credential refused: the relay credential is for another cluster than staging');
+    await expectUnauthorized(
+      token,
+      'relay credential refused: the relay credential is for another cluster than staging',
+    );
   });
 
   it('is refused for a grant of another cluster', async () => {
-    const { token } = await harness.grant({ cluster: 'prod' });
+    const { token } = await relay.harness.grant({ cluster: 'prod' });
 
-    await expectRefused(token, 'relay credential refused: the relay credential is for another cluster than staging');
+    await expectUnauthorized(
+      token,
+      'relay credential refused: the relay credential is for another cluster than staging',
+    );
   });
 
   it('is refused when it names this cluster but its grant is for another', async () => {
-    const { grant } = await harness.grant({ cluster: 'prod' });
-    const token = await harness.credential(grant, { cluster: RELAY_CLUSTER });
+    const { grant } = await relay.harness.grant({ cluster: 'prod' });
+    const token = await relay.harness.credential(grant, { cluster: RELAY_CLUSTER });
 
-    const details = await expectRefused(token, 'the credential does not match its grant');
+    const details = await expectUnauthorized(token, 'the credential does not match its grant');
     expect(details.credential).toMatch(/^sha256:/);
   });
 
   it('is refused when another deployment’s key signed it', async () => {
-    const { token } = await harness.grant();
+    const { token } = await relay.harness.grant();
     const [header = '', payload = ''] = token.split('.');
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const otherHeader = Buffer.from(
@@ -76,7 +63,7 @@ describe('a credential for another cluster', () => {
     const input = `${otherHeader}.${payload}`;
     const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
 
-    await expectRefused(
+    await expectUnauthorized(
       `${input}.${signature.toString('base64url')}`,
       'relay credential refused: the relay credential is signed with a key this relay does not trust',
     );

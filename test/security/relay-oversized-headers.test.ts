@@ -5,59 +5,35 @@
  * Kubernetes path is refused at the target stage. A block of many small headers must be refused the same way, never
  * truncated: a truncated request is not the request the client sent.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRelayHarness, type RelayHarness } from '../support/relay.ts';
-import {
-  bearer,
-  detailsOf,
-  eventMark,
-  expectFailureStatus,
-  openWebSocket,
-  rawRequest,
-  sendRaw,
-  httpRequest,
-  upstreamMark,
-  waitForDenied,
-} from '../support/relay-raw.ts';
+import { describe, expect, it } from 'vitest';
+import { bearer, httpRequest, openWebSocket, sendRaw } from '../support/relay-raw.ts';
+import { expectRefused, podObject, useRelayHarness, type ExpectedRefusal } from '../support/relay-security.ts';
 
 const TARGET = '/api/v1/namespaces/claims/pods';
 
-let harness: RelayHarness;
-let token: string;
+const relay = useRelayHarness({ objects: [podObject('claims', 'intake-0')] });
 
-beforeAll(async () => {
-  harness = await startRelayHarness();
-  harness.api.create({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'intake-0', namespace: 'claims' },
-    spec: { containers: [{ name: 'app', image: 'busybox' }] },
-  });
-  ({ token } = await harness.grant({ namespaces: ['claims'], access: 'edit' }));
-});
+const TOO_LARGE: ExpectedRefusal = {
+  status: 431,
+  reason: 'BadRequest',
+  message: 'the request header block is too large',
+  stage: 'parse',
+};
 
-afterAll(async () => {
-  await harness?.close();
-});
-
+/** Sends `bytes`; asserts one 431 Status, a closed connection, an anonymous `parse` denial and nothing upstream. */
 async function expectTooLarge(bytes: string): Promise<void> {
-  const upstream = upstreamMark(harness);
-  const events = eventMark(harness);
-
-  const exchange = await sendRaw(harness, bytes, { idleMs: 500 });
-
-  expect(exchange.responses.map((response) => response.status)).toEqual([431]);
-  expectFailureStatus(exchange.responses[0]!.body, 431, 'BadRequest', 'the request header block is too large');
-  expect(exchange.closed).toBe(true);
-  const denied = await waitForDenied(events);
-  expect(denied.actor).toEqual({ id: 'anonymous' });
-  expect(detailsOf(denied)).toMatchObject({ stage: 'parse', status: 431 });
-  expect(upstream.since()).toEqual([]);
+  await expectRefused(relay.harness, () => sendRaw(relay.harness, bytes, { idleMs: 500 }), {
+    ...TOO_LARGE,
+    closed: true,
+    actor: { id: 'anonymous' },
+  });
 }
 
 describe('an oversized header block', () => {
   it('refuses one 20 KB header with 431, whatever the credential', async () => {
-    await expectTooLarge(httpRequest({ target: TARGET, headers: [bearer(token), ['X-Padding', 'a'.repeat(20_000)]] }));
+    await expectTooLarge(
+      httpRequest({ target: TARGET, headers: [bearer(relay.token), ['X-Padding', 'a'.repeat(20_000)]] }),
+    );
   });
 
   it('refuses a 20 KB Authorization header before decoding it', async () => {
@@ -66,28 +42,25 @@ describe('an oversized header block', () => {
 
   it('refuses a request line longer than the header bound', async () => {
     await expectTooLarge(
-      httpRequest({ target: `${TARGET}?labelSelector=${'a'.repeat(20_000)}`, headers: [bearer(token)] }),
+      httpRequest({ target: `${TARGET}?labelSelector=${'a'.repeat(20_000)}`, headers: [bearer(relay.token)] }),
     );
   });
 
   it('refuses a header block that never ends (100 KB of headers)', async () => {
     const filler = Array.from({ length: 10_000 }, (_, index) => [`x${index}`, '1'] as const);
-    await expectTooLarge(httpRequest({ target: TARGET, headers: [bearer(token), ...filler] }));
+    await expectTooLarge(httpRequest({ target: TARGET, headers: [bearer(relay.token), ...filler] }));
   });
 
   it('refuses an oversized WebSocket upgrade to exec', async () => {
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
-
-    const result = await openWebSocket(harness, '/api/v1/namespaces/claims/pods/intake-0/exec?command=sh&stdout=true', {
-      Authorization: `Bearer ${token}`,
-      'X-Padding': 'a'.repeat(20_000),
-    });
-
-    expect(result.status).toBe(431);
-    if ('body' in result) expectFailureStatus(result.body, 431, 'BadRequest', 'the request header block is too large');
-    await waitForDenied(events);
-    expect(upstream.since()).toEqual([]);
+    await expectRefused(
+      relay.harness,
+      () =>
+        openWebSocket(relay.harness, '/api/v1/namespaces/claims/pods/intake-0/exec?command=sh&stdout=true', {
+          Authorization: `Bearer ${relay.token}`,
+          'X-Padding': 'a'.repeat(20_000),
+        }),
+      TOO_LARGE,
+    );
   });
 
   it('refuses, not truncates, 17 KB of short headers (more than the HTTP parser keeps)', async () => {
@@ -95,7 +68,7 @@ describe('an oversized header block', () => {
     // (about 28 KB of short headers pass its 16 KB bound). The relay then forwards the first 1000 client headers ahead
     // of its own Authorization and Impersonate-* headers, which an upstream that also keeps 1000 headers drops.
     const filler = Array.from({ length: 1800 }, (_, index) => [`x${index}`, '1'] as const);
-    const bytes = httpRequest({ target: TARGET, headers: [bearer(token), ...filler] });
+    const bytes = httpRequest({ target: TARGET, headers: [bearer(relay.token), ...filler] });
     expect(Buffer.byteLength(bytes)).toBeGreaterThan(16_384);
 
     await expectTooLarge(bytes);
@@ -104,17 +77,18 @@ describe('an oversized header block', () => {
 
 describe('an oversized path', () => {
   it('refuses a path longer than any Kubernetes path at the target stage', async () => {
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
-
     const target = `/api/v1/namespaces/claims/pods/${'a'.repeat(5000)}`;
 
-    const response = await rawRequest(harness, { target, headers: [bearer(token)] });
-
-    expect(response.status).toBe(400);
-    expectFailureStatus(response.body, 400, 'BadRequest', 'request path refused: path longer than 4096 characters');
-    const denied = await waitForDenied(events);
-    expect(detailsOf(denied)).toMatchObject({ stage: 'target', status: 400, targetLength: target.length });
-    expect(upstream.since()).toEqual([]);
+    await expectRefused(
+      relay.harness,
+      { target, headers: [bearer(relay.token)] },
+      {
+        status: 400,
+        reason: 'BadRequest',
+        message: 'request path refused: path longer than 4096 characters',
+        stage: 'target',
+        details: { targetLength: target.length },
+      },
+    );
   });
 });

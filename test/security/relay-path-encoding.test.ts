@@ -4,62 +4,30 @@
  * that decodes once more (`%252F`) sees a third path. The relay refuses percent-encoding anywhere in the path, and the
  * query escapes Go and JavaScript read differently, before any credential-bearing request leaves it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRelayHarness, type RelayHarness } from '../support/relay.ts';
-import {
-  bearer,
-  detailsOf,
-  eventMark,
-  expectFailureStatus,
-  rawRequest,
-  upstreamMark,
-  waitForDenied,
-  waitForEvent,
-} from '../support/relay-raw.ts';
+import { describe, expect, it } from 'vitest';
+import { bearer, detailsOf, eventMark, rawRequest, upstreamMark, waitForEvent } from '../support/relay-raw.ts';
+import { expectRefused, podObject, secretObject, useRelayHarness } from '../support/relay-security.ts';
 
-let harness: RelayHarness;
-let token: string;
-let grantId: string;
-
-beforeAll(async () => {
-  harness = await startRelayHarness();
-  harness.api.create({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'db', namespace: 'claims' },
-    data: { password: Buffer.from('hunter2').toString('base64') },
-  });
-  harness.api.create({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'intake-0', namespace: 'claims', labels: { app: 'intake' } },
-    spec: { containers: [{ name: 'app', image: 'busybox' }] },
-  });
-  ({
-    token,
-    grant: { id: grantId },
-  } = await harness.grant({ namespaces: ['claims'], access: 'edit' }));
-});
-
-afterAll(async () => {
-  await harness?.close();
+const relay = useRelayHarness({
+  objects: [secretObject('claims'), podObject('claims', 'intake-0', { labels: { app: 'intake' } })],
 });
 
 /** Sends `target` with a valid credential; asserts a 400 Status with `message`, nothing upstream, a `target` denial. */
 async function expectRefusedTarget(target: string, message: string): Promise<void> {
-  const upstream = upstreamMark(harness);
-  const events = eventMark(harness);
-
-  const response = await rawRequest(harness, { target, headers: [bearer(token), ['Accept', 'application/json']] });
-
-  expect(response.status).toBe(400);
-  expectFailureStatus(response.body, 400, 'BadRequest', `request path refused: ${message}`);
-  const denied = await waitForDenied(events);
-  expect(denied.grantId).toBe(grantId);
-  expect(detailsOf(denied)).toMatchObject({ stage: 'target', status: 400, targetLength: target.length });
+  const { denied } = await expectRefused(
+    relay.harness,
+    { target, headers: [bearer(relay.token), ['Accept', 'application/json']] },
+    {
+      status: 400,
+      reason: 'BadRequest',
+      message: `request path refused: ${message}`,
+      stage: 'target',
+      details: { targetLength: target.length },
+      grantId: relay.grant.id,
+    },
+  );
   // The raw target may carry an attacker's payload: the event keeps its length only.
   expect(JSON.stringify(denied)).not.toContain(target);
-  expect(upstream.since()).toEqual([]);
 }
 
 describe('percent-encoded paths', () => {
@@ -102,11 +70,11 @@ describe('percent-encoded queries', () => {
   });
 
   it('forwards a well-formed encoded query byte for byte, so the cluster reads the selector the guardrail read', async () => {
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
+    const upstream = upstreamMark(relay.harness);
+    const events = eventMark(relay.harness);
     const target = '/api/v1/namespaces/claims/pods?labelSelector=app%3Dintake';
 
-    const response = await rawRequest(harness, { target, headers: [bearer(token)] });
+    const response = await rawRequest(relay.harness, { target, headers: [bearer(relay.token)] });
 
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body).items.map((pod: { metadata: { name: string } }) => pod.metadata.name)).toEqual([

@@ -5,18 +5,9 @@
  * a guardrail explicitly permits them, and a permit for one form (the `proxy` subresource) does not open the other (the
  * legacy prefix, which the apiserver resolves to the verb `proxy`) nor a proxied path that climbs out with `..`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRelayHarness, type RelayHarness } from '../support/relay.ts';
-import {
-  bearer,
-  detailsOf,
-  eventMark,
-  expectFailureStatus,
-  rawRequest,
-  upstreamMark,
-  waitForDenied,
-  waitForEvent,
-} from '../support/relay-raw.ts';
+import { describe, expect, it } from 'vitest';
+import { bearer, detailsOf, eventMark, rawRequest, upstreamMark, waitForEvent } from '../support/relay-raw.ts';
+import { expectRefused, podObject, useRelayHarness, type ExpectedRefusal } from '../support/relay-security.ts';
 
 /** The one proxy this deployment allows: the `web` service's, through the `proxy` subresource. */
 const WEB_PROXY_PERMIT = `
@@ -25,50 +16,26 @@ permit (principal, action == Gatehouse::Action::"KubernetesRequest", resource)
 when { resource.resource == "services" && resource.name == "web" && resource.subresource == "proxy" };
 `;
 
-let harness: RelayHarness;
-let token: string;
-let grantId: string;
+const relay = useRelayHarness({ policies: WEB_PROXY_PERMIT, objects: [podObject('claims', 'intake-0')] });
 
-beforeAll(async () => {
-  harness = await startRelayHarness({ policies: WEB_PROXY_PERMIT });
-  harness.api.create({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'intake-0', namespace: 'claims' },
-    spec: { containers: [{ name: 'app', image: 'busybox' }] },
-  });
-  ({
-    token,
-    grant: { id: grantId },
-  } = await harness.grant({ namespaces: ['claims'], access: 'edit' }));
-});
+/** Sends `request` with the grant's credential; asserts it was refused as `expected`, recorded against the grant. */
+async function expectDenied(request: { method?: string; target: string }, expected: ExpectedRefusal): Promise<void> {
+  await expectRefused(
+    relay.harness,
+    { ...request, headers: [bearer(relay.token), ['Content-Length', '0']] },
+    { ...expected, grantId: relay.grant.id },
+  );
+}
 
-afterAll(async () => {
-  await harness?.close();
-});
-
-async function expectDenied(
-  request: { method?: string; target: string },
-  expected: { code: number; reason: string; message: string; stage: string; verb?: string },
-): Promise<void> {
-  const upstream = upstreamMark(harness);
-  const events = eventMark(harness);
-
-  const response = await rawRequest(harness, {
-    ...request,
-    headers: [bearer(token), ['Content-Length', '0']],
-  });
-
-  expect(response.status).toBe(expected.code);
-  expectFailureStatus(response.body, expected.code, expected.reason, expected.message);
-  const denied = await waitForDenied(events);
-  expect(denied.grantId).toBe(grantId);
-  expect(detailsOf(denied)).toMatchObject({
-    stage: expected.stage,
-    status: expected.code,
-    ...(expected.verb ? { verb: expected.verb } : {}),
-  });
-  expect(upstream.since()).toEqual([]);
+/** The guardrails' refusal of `what` in claims for want of a permit. */
+function needsPermit(what: string, details?: Record<string, unknown>): ExpectedRefusal {
+  return {
+    status: 403,
+    reason: 'Forbidden',
+    message: `${what} in namespace claims needs a policy that permits it, and none does`,
+    stage: 'guardrail',
+    details,
+  };
 }
 
 describe('the proxy subresource', () => {
@@ -94,23 +61,15 @@ describe('the proxy subresource', () => {
       'get services/https:db:443/proxy',
     ],
   ])('denies %s without a permit', async (_name, method, target, what) => {
-    await expectDenied(
-      { method, target },
-      {
-        code: 403,
-        reason: 'Forbidden',
-        message: `${what} in namespace claims needs a policy that permits it, and none does`,
-        stage: 'guardrail',
-      },
-    );
+    await expectDenied({ method, target }, needsPermit(what));
   });
 
   it('forwards the permitted service proxy, exactly as asked', async () => {
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
+    const upstream = upstreamMark(relay.harness);
+    const events = eventMark(relay.harness);
     const target = '/api/v1/namespaces/claims/services/web/proxy/healthz';
 
-    await rawRequest(harness, { target, headers: [bearer(token)] });
+    await rawRequest(relay.harness, { target, headers: [bearer(relay.token)] });
 
     expect(upstream.since().map((request) => [request.method, request.url])).toEqual([['GET', target]]);
     const recorded = await waitForEvent(events, (event) => event.type === 'relay.request');
@@ -123,27 +82,21 @@ describe('the proxy subresource', () => {
     });
   });
 
-  it('refuses a permitted proxy path that climbs out of the proxy with ..', async () => {
+  it.each([
+    [
+      'refuses a permitted proxy path that climbs out of the proxy with ..',
+      '/api/v1/namespaces/claims/services/web/proxy/../../../secrets/db',
+      'dot segment (. or ..) in the path',
+    ],
+    [
+      'refuses a permitted proxy path that climbs out with encoded dots',
+      '/api/v1/namespaces/claims/services/web/proxy/%2e%2e/%2e%2e/%2e%2e/secrets/db',
+      'percent-encoding in the path',
+    ],
+  ])('%s', async (_name, target, message) => {
     await expectDenied(
-      { target: '/api/v1/namespaces/claims/services/web/proxy/../../../secrets/db' },
-      {
-        code: 400,
-        reason: 'BadRequest',
-        message: 'request path refused: dot segment (. or ..) in the path',
-        stage: 'target',
-      },
-    );
-  });
-
-  it('refuses a permitted proxy path that climbs out with encoded dots', async () => {
-    await expectDenied(
-      { target: '/api/v1/namespaces/claims/services/web/proxy/%2e%2e/%2e%2e/%2e%2e/secrets/db' },
-      {
-        code: 400,
-        reason: 'BadRequest',
-        message: 'request path refused: percent-encoding in the path',
-        stage: 'target',
-      },
+      { target },
+      { status: 400, reason: 'BadRequest', message: `request path refused: ${message}`, stage: 'target' },
     );
   });
 
@@ -151,7 +104,7 @@ describe('the proxy subresource', () => {
     await expectDenied(
       { target: '/api/v1/nodes/node-1/proxy/stats/summary' },
       {
-        code: 403,
+        status: 403,
         reason: 'Forbidden',
         message: 'get on cluster-scoped nodes is outside the grant (namespaces claims)',
         stage: 'scope',
@@ -170,27 +123,18 @@ describe('the legacy /api/v1/proxy prefix', () => {
     ],
     ['secrets', '/api/v1/proxy/namespaces/claims/secrets/db', 'proxy secrets/db'],
   ])('denies %s as the verb proxy, which needs a permit', async (_name, target, what) => {
-    await expectDenied(
-      { target },
-      {
-        code: 403,
-        reason: 'Forbidden',
-        message: `${what} in namespace claims needs a policy that permits it, and none does`,
-        stage: 'guardrail',
-        verb: 'proxy',
-      },
-    );
+    await expectDenied({ target }, needsPermit(what, { verb: 'proxy' }));
   });
 
   it('denies a node through the legacy prefix as cluster-scoped', async () => {
     await expectDenied(
       { target: '/api/v1/proxy/nodes/node-1/stats' },
       {
-        code: 403,
+        status: 403,
         reason: 'Forbidden',
         message: 'proxy on cluster-scoped nodes is outside the grant (namespaces claims)',
         stage: 'scope',
-        verb: 'proxy',
+        details: { verb: 'proxy' },
       },
     );
   });
@@ -199,7 +143,7 @@ describe('the legacy /api/v1/proxy prefix', () => {
     await expectDenied(
       { target: '/api/v1/proxy' },
       {
-        code: 400,
+        status: 400,
         reason: 'BadRequest',
         message: 'a watch or proxy path prefix must be followed by a resource',
         stage: 'parse',

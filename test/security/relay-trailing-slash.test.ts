@@ -3,56 +3,25 @@
  * inner empty segments, so `/api/v1/namespaces//pods` shifts every part after the gap, and `secrets/` or `//api/...` is
  * an alias of another path that a guardrail matching on the exact path would miss. The relay refuses them all.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRelayHarness, type RelayHarness } from '../support/relay.ts';
-import {
-  bearer,
-  detailsOf,
-  eventMark,
-  expectFailureStatus,
-  rawRequest,
-  upstreamMark,
-  waitForDenied,
-} from '../support/relay-raw.ts';
+import { describe, it } from 'vitest';
+import { bearer } from '../support/relay-raw.ts';
+import { expectRefused, podObject, useRelayHarness } from '../support/relay-security.ts';
 
-let harness: RelayHarness;
-let token: string;
-let grantId: string;
-
-beforeAll(async () => {
-  harness = await startRelayHarness();
-  harness.api.create({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'intake-0', namespace: 'claims' },
-    spec: { containers: [{ name: 'app', image: 'busybox' }] },
-  });
-  ({
-    token,
-    grant: { id: grantId },
-  } = await harness.grant({ namespaces: ['claims'], access: 'edit' }));
-});
-
-afterAll(async () => {
-  await harness?.close();
-});
+const relay = useRelayHarness({ objects: [podObject('claims', 'intake-0')] });
 
 async function expectRefusedTarget(target: string, message: string, method = 'GET'): Promise<void> {
-  const upstream = upstreamMark(harness);
-  const events = eventMark(harness);
-
-  const response = await rawRequest(harness, {
-    method,
-    target,
-    headers: [bearer(token), ['Content-Length', '0']],
-  });
-
-  expect(response.status).toBe(400);
-  expectFailureStatus(response.body, 400, 'BadRequest', `request path refused: ${message}`);
-  const denied = await waitForDenied(events);
-  expect(denied.grantId).toBe(grantId);
-  expect(detailsOf(denied)).toMatchObject({ stage: 'target', status: 400, method });
-  expect(upstream.since()).toEqual([]);
+  await expectRefused(
+    relay.harness,
+    { method, target, headers: [bearer(relay.token), ['Content-Length', '0']] },
+    {
+      status: 400,
+      reason: 'BadRequest',
+      message: `request path refused: ${message}`,
+      stage: 'target',
+      details: { method },
+      grantId: relay.grant.id,
+    },
+  );
 }
 
 describe('trailing slashes', () => {

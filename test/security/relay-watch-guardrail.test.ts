@@ -7,18 +7,9 @@
  * A guardrail that names list alone is exact: it does not silently cover watch, and the watch it lets through is
  * recorded as a watch. Queries Go and JavaScript would read differently (`;`, bad escapes) are refused outright.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRelayHarness, type RelayHarness } from '../support/relay.ts';
-import {
-  bearer,
-  detailsOf,
-  eventMark,
-  expectFailureStatus,
-  rawRequest,
-  upstreamMark,
-  waitForDenied,
-  waitForEvent,
-} from '../support/relay-raw.ts';
+import { describe, expect, it } from 'vitest';
+import { bearer, detailsOf, eventMark, rawRequest, upstreamMark, waitForEvent } from '../support/relay-raw.ts';
+import { expectRefused, secretObject, useRelayHarness, type ExpectedRefusal } from '../support/relay-security.ts';
 
 /** An operator's guardrail that names the verb list only. */
 const LIST_ONLY_GUARDRAIL = `
@@ -27,53 +18,32 @@ forbid (principal, action == Gatehouse::Action::"KubernetesRequest", resource)
 when { resource.resource == "configmaps" && context.verb == "list" };
 `;
 
-let harness: RelayHarness;
-let token: string;
-let grantId: string;
-
-beforeAll(async () => {
-  harness = await startRelayHarness({ policies: LIST_ONLY_GUARDRAIL });
-  harness.api.create({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'db', namespace: 'claims' },
-    data: { password: Buffer.from('hunter2').toString('base64') },
-  });
-  harness.api.create({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'settings', namespace: 'claims' },
-    data: { mode: 'a' },
-  });
-  ({
-    token,
-    grant: { id: grantId },
-  } = await harness.grant({ namespaces: ['claims'], access: 'edit' }));
+const relay = useRelayHarness({
+  policies: LIST_ONLY_GUARDRAIL,
+  objects: [
+    secretObject('claims'),
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'claims' }, data: { mode: 'a' } },
+  ],
 });
 
-afterAll(async () => {
-  await harness?.close();
-});
+/** Sends `target` with the grant's credential; asserts it was refused as `expected`, recorded against the grant. */
+async function expectDenied(target: string, expected: ExpectedRefusal): Promise<void> {
+  await expectRefused(
+    relay.harness,
+    { target, headers: [bearer(relay.token)] },
+    { ...expected, grantId: relay.grant.id },
+  );
+}
 
-async function expectDenied(
-  target: string,
-  expected: { code: number; reason: string; message: string; stage: string; verb?: string },
-): Promise<void> {
-  const upstream = upstreamMark(harness);
-  const events = eventMark(harness);
-
-  const response = await rawRequest(harness, { target, headers: [bearer(token)] });
-
-  expect(response.status).toBe(expected.code);
-  expectFailureStatus(response.body, expected.code, expected.reason, expected.message);
-  const denied = await waitForDenied(events);
-  expect(denied.grantId).toBe(grantId);
-  expect(detailsOf(denied)).toMatchObject({
-    stage: expected.stage,
-    status: expected.code,
-    ...(expected.verb ? { verb: expected.verb } : {}),
-  });
-  expect(upstream.since()).toEqual([]);
+/** The guardrail `policy`'s refusal of `what` (`verb resource[/name]`), recorded with that verb. */
+function guardrailDenial(what: string, verb: string, policy = 'no-secret-reads'): ExpectedRefusal {
+  return {
+    status: 403,
+    reason: 'Forbidden',
+    message: `${what} in namespace claims is forbidden by policy ${policy}`,
+    stage: 'guardrail',
+    details: { verb },
+  };
 }
 
 describe('watching secrets past the secrets guardrail (get, list and watch)', () => {
@@ -89,46 +59,31 @@ describe('watching secrets past the secrets guardrail (get, list and watch)', ()
     ['?watch=1 with a label selector', '/api/v1/namespaces/claims/secrets?labelSelector=app%3Dintake&watch=1'],
     ['the legacy /watch/ prefix', '/api/v1/watch/namespaces/claims/secrets'],
   ])('denies %s as watch secrets', async (_name, target) => {
-    await expectDenied(target, {
-      code: 403,
-      reason: 'Forbidden',
-      message: 'watch secrets in namespace claims is forbidden by policy no-secret-reads',
-      stage: 'guardrail',
-      verb: 'watch',
-    });
+    await expectDenied(target, guardrailDenial('watch secrets', 'watch'));
   });
 
   it.each([
     ['a metadata.name field selector', '/api/v1/namespaces/claims/secrets?fieldSelector=metadata.name%3Ddb&watch=1'],
     ['the legacy /watch/ prefix on one object', '/api/v1/watch/namespaces/claims/secrets/db'],
   ])('denies a watch of one secret by %s', async (_name, target) => {
-    await expectDenied(target, {
-      code: 403,
-      reason: 'Forbidden',
-      message: 'watch secrets/db in namespace claims is forbidden by policy no-secret-reads',
-      stage: 'guardrail',
-      verb: 'watch',
-    });
+    await expectDenied(target, guardrailDenial('watch secrets/db', 'watch'));
   });
 
-  it('denies ?watch=0 before ?watch=1 as the list it is (the first value wins, as in Go)', async () => {
-    await expectDenied('/api/v1/namespaces/claims/secrets?watch=0&watch=1', {
-      code: 403,
-      reason: 'Forbidden',
-      message: 'list secrets in namespace claims is forbidden by policy no-secret-reads',
-      stage: 'guardrail',
-      verb: 'list',
-    });
-  });
-
-  it('denies ?watch=1 on a named secret as the get the apiserver serves', async () => {
-    await expectDenied('/api/v1/namespaces/claims/secrets/db?watch=1', {
-      code: 403,
-      reason: 'Forbidden',
-      message: 'get secrets/db in namespace claims is forbidden by policy no-secret-reads',
-      stage: 'guardrail',
-      verb: 'get',
-    });
+  it.each([
+    [
+      'denies ?watch=0 before ?watch=1 as the list it is (the first value wins, as in Go)',
+      '/api/v1/namespaces/claims/secrets?watch=0&watch=1',
+      'list secrets',
+      'list',
+    ],
+    [
+      'denies ?watch=1 on a named secret as the get the apiserver serves',
+      '/api/v1/namespaces/claims/secrets/db?watch=1',
+      'get secrets/db',
+      'get',
+    ],
+  ])('%s', async (_name, target, what, verb) => {
+    await expectDenied(target, guardrailDenial(what, verb));
   });
 
   it.each([
@@ -149,7 +104,7 @@ describe('watching secrets past the secrets guardrail (get, list and watch)', ()
     ],
   ])('refuses %s, which two parsers would read as two verbs', async (_name, target, message) => {
     await expectDenied(target, {
-      code: 400,
+      status: 400,
       reason: 'BadRequest',
       message: `request path refused: ${message}`,
       stage: 'target',
@@ -164,28 +119,22 @@ describe('a guardrail that names list only', () => {
     ['?watch=false', '/api/v1/namespaces/claims/configmaps?watch=false'],
     ['?watch=FALSE (compared case-insensitively, as Go does)', '/api/v1/namespaces/claims/configmaps?watch=FALSE'],
   ])('denies %s as list', async (_name, target) => {
-    await expectDenied(target, {
-      code: 403,
-      reason: 'Forbidden',
-      message: 'list configmaps in namespace claims is forbidden by policy no-configmap-lists',
-      stage: 'guardrail',
-      verb: 'list',
-    });
+    await expectDenied(target, guardrailDenial('list configmaps', 'list', 'no-configmap-lists'));
   });
 
   it('does not cover ?watch=1, which the relay hands the guardrails, forwards and records as the verb watch', async () => {
     // The relay's verbs are the apiserver's (and RBAC's): list and watch are distinct, and a guardrail covers the verbs
     // it names. An operator who means "no reading the collection" names both, as policies/relay.cedar does for secrets.
-    const upstream = upstreamMark(harness);
-    const events = eventMark(harness);
+    const upstream = upstreamMark(relay.harness);
+    const events = eventMark(relay.harness);
     const target = '/api/v1/namespaces/claims/configmaps?watch=1&timeoutSeconds=1';
 
-    const response = await rawRequest(harness, { target, headers: [bearer(token)] }, { timeoutMs: 5000 });
+    const response = await rawRequest(relay.harness, { target, headers: [bearer(relay.token)] }, { timeoutMs: 5000 });
 
     expect(response.status).toBe(200);
     expect(upstream.since().map((request) => request.url)).toEqual([target]);
     const recorded = await waitForEvent(events, (event) => event.type === 'relay.request');
-    expect(recorded.grantId).toBe(grantId);
+    expect(recorded.grantId).toBe(relay.grant.id);
     expect(detailsOf(recorded)).toMatchObject({ verb: 'watch', resource: 'configmaps', status: 200 });
     expect(detailsOf(recorded).decision).toEqual({
       policies: [],
