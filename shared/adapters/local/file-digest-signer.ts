@@ -1,7 +1,7 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { basename } from 'node:path';
 import type { DigestSigner } from '../../evidence/ports.ts';
+import { openP256KeyFile } from './p256-key-file.ts';
 
 /** The file, in the local runtime's data directory, that holds the digest signing key. */
 export const LOCAL_DIGEST_KEY_FILE = 'digest-signing-key.pem';
@@ -24,17 +24,7 @@ export class FileDigestSigner implements DigestSigner {
 
   /** The key in `file`, generated there first when the file does not exist. */
   static open(file: string): FileDigestSigner {
-    if (!existsSync(file)) {
-      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      // `wx`: two runtimes starting at once must not each write a key and sign with different ones.
-      try {
-        writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-    }
-    return new FileDigestSigner(createPrivateKey(readFileSync(file, 'utf8')), file);
+    return new FileDigestSigner(openP256KeyFile(file), file);
   }
 
   async publicKeyPem(): Promise<string> {

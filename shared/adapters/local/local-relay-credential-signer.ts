@@ -1,8 +1,7 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createPublicKey, sign, type KeyObject } from 'node:crypto';
 import type { RelayCredentialSigner } from '../../ports.ts';
 import { relayKeyId } from '../../tokens/relay-credential.ts';
+import { openP256KeyFile } from './p256-key-file.ts';
 
 /** The file, in the local runtime's data directory, that holds the relay credential signing key. */
 export const LOCAL_RELAY_CREDENTIAL_KEY_FILE = 'relay-credential-key.pem';
@@ -23,17 +22,7 @@ export class LocalRelayCredentialSigner implements RelayCredentialSigner {
 
   /** The key in `file`, generated there first when the file does not exist. */
   static open(file: string): LocalRelayCredentialSigner {
-    if (!existsSync(file)) {
-      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      // `wx`: a runtime and a relay starting at once must not each write a key and use different ones.
-      try {
-        writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-    }
-    return new LocalRelayCredentialSigner(createPrivateKey(readFileSync(file, 'utf8')));
+    return new LocalRelayCredentialSigner(openP256KeyFile(file));
   }
 
   async keyId(): Promise<string> {
