@@ -26,12 +26,11 @@ import { SessionProxy } from '../../relay/session-proxy.ts';
 import { selfSignedCertificate } from '../../relay/tls.ts';
 import { staticBearer, Upstream } from '../../relay/upstream.ts';
 import { startK8sApiServer, type K8sApiServer, type K8sApiServerOptions } from './k8s-api-server.ts';
+import { EDIT_POLICY_ARN, VIEW_POLICY_ARN } from './local.ts';
 
 const run = promisify(execFile);
 
 export const RELAY_CLUSTER = 'staging';
-
-export const EDIT_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy';
 
 /** Guardrails of the example configuration (policies/relay.cedar), plus what a test adds. */
 export const GUARDRAILS = `
@@ -144,7 +143,7 @@ export async function startRelayHarness(
         name: RELAY_CLUSTER,
         region: 'us-east-1',
         account: '111122223333',
-        accessLevels: { view: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy', edit: EDIT_POLICY },
+        accessLevels: { view: VIEW_POLICY_ARN, edit: EDIT_POLICY_ARN },
       },
     ],
     policies: { files: ['relay.cedar'] },
