@@ -255,6 +255,14 @@ describe('credit cards', () => {
     ]);
   });
 
+  it('finds a grouped card followed by another number in the same style', () => {
+    expect(found('paid 4111 1111 1111 1111 123 45 6789 and 3782 822463 10005 1234')).toEqual([
+      ['credit-card', '4111 1111 1111 1111'],
+      ['ssn', '123 45 6789'],
+      ['credit-card', '3782 822463 10005'],
+    ]);
+  });
+
   it('refuses a bad check digit, an unknown issuer and nanosecond timestamps', () => {
     expect(found('4111 1111 1111 1112 9111111111111111 1709632272123456789')).toEqual([]);
   });

@@ -125,14 +125,21 @@ function isCardSeparator(code: number): boolean {
 /** Card numbers: 13–19 digits, bare or grouped, a known issuer prefix and a valid Luhn check digit. */
 export function detectCreditCard(text: string, start: number, runEnd: number): number {
   const digits = runEnd - start;
-  let end = -1;
-  if (digits >= 13 && digits <= 19) {
-    end = runEnd;
-  } else if (digits === 4 && isCardSeparator(text.charCodeAt(runEnd)) && digitsAt(text, runEnd + 1, 4)) {
-    CARD_GROUPED.lastIndex = start;
-    if (CARD_GROUPED.test(text)) end = CARD_GROUPED.lastIndex;
+  if (digits >= 13 && digits <= 19) return isCard(text, start, runEnd) ? runEnd : -1;
+  if (digits !== 4 || !isCardSeparator(text.charCodeAt(runEnd)) || !digitsAt(text, runEnd + 1, 4)) return -1;
+  CARD_GROUPED.lastIndex = start;
+  if (!CARD_GROUPED.test(text)) return -1;
+  // The pattern takes as many groups as there are: a number after the card in the same style (`4111 1111 1111 1111
+  // 123-45-6789`) joins it. Fewer groups, longest first, find the card in front.
+  for (let end = CARD_GROUPED.lastIndex; end > runEnd; end = text.lastIndexOf(text[runEnd]!, end - 1)) {
+    if (isCard(text, start, end)) return end;
   }
-  if (end < 0 || !endsToken(text, end)) return -1;
+  return -1;
+}
+
+/** 13–19 digits in `[start, end)` (separators aside) that end a token, with an issuer's prefix and a valid Luhn digit. */
+function isCard(text: string, start: number, end: number): boolean {
+  if (!endsToken(text, end)) return false;
   let count = 0;
   let prefix = 0;
   for (let index = start; index < end; index += 1) {
@@ -141,5 +148,5 @@ export function detectCreditCard(text: string, start: number, runEnd: number): n
     if (count < 6) prefix = prefix * 10 + code - 48;
     count += 1;
   }
-  return count >= 13 && count <= 19 && hasCardIssuerPrefix(prefix) && isLuhnValid(text, start, end) ? end : -1;
+  return count >= 13 && count <= 19 && hasCardIssuerPrefix(prefix) && isLuhnValid(text, start, end);
 }
