@@ -137,6 +137,8 @@ export interface K8sApiServerOptions {
   tokenUser?: UserInfo;
   /** More tokens and their users. */
   users?: Record<string, UserInfo>;
+  /** Authenticates a bearer token no fixed token matches (an EKS token, checked as aws-iam-authenticator would). */
+  authenticateToken?: (token: string) => UserInfo | undefined;
   /** Serve HTTPS with this key and certificate (PEM) instead of HTTP. */
   tls?: { key: string | Buffer; cert: string | Buffer };
   /** Answers SelfSubjectAccessReviews (and every request when `enforceAuthorization`). Default: allow all. */
@@ -419,7 +421,7 @@ export async function startK8sApiServer(options: K8sApiServerOptions = {}): Prom
     }
     const authorization = req.headers.authorization;
     const bearer = authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
-    const tokenUser = bearer !== undefined ? users.get(bearer) : undefined;
+    const tokenUser = bearer !== undefined ? (users.get(bearer) ?? options.authenticateToken?.(bearer)) : undefined;
     const impersonateUser = req.headers['impersonate-user'] as string | undefined;
     const impersonateGroups = (distinct['impersonate-group'] ?? []).flatMap((g) => g.split(',').map((s) => s.trim()));
     const entry: RecordedRequest = {
