@@ -9,7 +9,6 @@ import { ESM_BANNER, GATEHOUSE_BUNDLING } from '../../infra/constructs/gatehouse
 import { RELAY_INTERFACE_ENDPOINTS } from '../../infra/constructs/relay-endpoints.ts';
 import { RELAY_CONFIG_PATH } from '../../infra/constructs/relay-service.ts';
 import type { RelayStack } from '../../infra/relay-stack.ts';
-import type { StatefulStack } from '../../infra/stateful-stack.ts';
 import {
   RELAY_TEST_CONFIG,
   RELAY_TEST_DEPLOYMENT,
@@ -18,15 +17,13 @@ import {
   RELAY_TEST_VPC,
   relayLookupContext,
 } from './fixtures/relay.ts';
-import { TEST_CONFIG, writeTestConfig } from './support.ts';
+import { buildTestApp, TEST_CONFIG, writeTestConfig, type TestApp } from './support.ts';
 
 const FIXTURES = join(PROJECT_ROOT, 'test/infra/fixtures');
 const NO_BUNDLING = ['aws:cdk:bundling-stacks', []] as const;
 
-interface RelayTestApp {
-  app: App;
+interface RelayTestApp extends TestApp {
   relay: RelayStack;
-  stateful: StatefulStack;
 }
 
 /**
@@ -35,27 +32,14 @@ interface RelayTestApp {
  * control plane costs seconds.
  */
 function buildRelayApp(config: unknown = RELAY_TEST_CONFIG, context: Record<string, unknown> = {}): RelayTestApp {
-  const app = new App({
-    context: {
-      [NO_BUNDLING[0]]: NO_BUNDLING[1],
-      'gatehouse:config': writeTestConfig(config),
-      'gatehouse:account': RELAY_TEST_ENV.account,
-      'gatehouse:region': RELAY_TEST_ENV.region,
-      ...relayLookupContext(),
-      ...context,
-    },
+  const built = buildTestApp(config, {
+    [NO_BUNDLING[0]]: NO_BUNDLING[1],
+    'gatehouse:account': RELAY_TEST_ENV.account,
+    'gatehouse:region': RELAY_TEST_ENV.region,
+    ...relayLookupContext(),
+    ...context,
   });
-  buildApp(app, {
-    controlPlane: {
-      functionsDir: join(FIXTURES, 'functions'),
-      lifecycleDefinitionFile: join(FIXTURES, 'access-lifecycle.asl.json'),
-    },
-  });
-  return {
-    app,
-    relay: app.node.findChild('GatehouseRelay') as RelayStack,
-    stateful: app.node.findChild('GatehouseStateful') as StatefulStack,
-  };
+  return { ...built, relay: built.app.node.findChild('GatehouseRelay') as RelayStack };
 }
 
 const packs = (): NagPack[] => [new HIPAASecurityChecks(), new AwsSolutionsChecks(), new ServerlessChecks()];
@@ -85,15 +69,7 @@ beforeAll(() => {
 
 describe('RelayStack wiring', () => {
   it('is created only when the configuration has relay.deployment', () => {
-    const app = new App({
-      context: { [NO_BUNDLING[0]]: NO_BUNDLING[1], 'gatehouse:config': writeTestConfig(TEST_CONFIG) },
-    });
-    buildApp(app, {
-      controlPlane: {
-        functionsDir: join(FIXTURES, 'functions'),
-        lifecycleDefinitionFile: join(FIXTURES, 'access-lifecycle.asl.json'),
-      },
-    });
+    const { app } = buildTestApp(TEST_CONFIG, { [NO_BUNDLING[0]]: NO_BUNDLING[1] });
     expect(app.node.tryFindChild('GatehouseRelay')).toBeUndefined();
     expect(built.relay.stackName).toBe('GatehouseRelay');
   });

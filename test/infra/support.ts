@@ -53,8 +53,8 @@ export interface TestApp {
 }
 
 /** The Gatehouse app as `cdk synth` builds it, on the test config (or `config`), with fixture handlers and a fixture ASL. */
-export function buildTestApp(config: unknown = TEST_CONFIG): TestApp {
-  const app = new App({ context: { 'gatehouse:config': writeTestConfig(config) } });
+export function buildTestApp(config: unknown = TEST_CONFIG, context: Record<string, unknown> = {}): TestApp {
+  const app = new App({ context: { 'gatehouse:config': writeTestConfig(config), ...context } });
   buildApp(app, {
     controlPlane: {
       functionsDir: join(FIXTURES, 'functions'),
