@@ -50,22 +50,8 @@ export interface RelayCredentialPayload {
   jti: string;
 }
 
-/** The verified claims, by their domain names. */
-export interface RelayCredentialClaims {
-  id: string;
-  grantId: string;
-  principalId: string;
-  cluster: string;
-  namespaces: string[];
-  access: string;
-  groups: string[];
-  username: string;
-  issuedAt: Date;
-  expiresAt: Date;
-}
-
-/** What a credential is issued for. */
-export interface RelayCredentialInput {
+/** Who and what a credential is for: what it is issued with and what verifying it gives back. */
+export interface RelayCredentialSubject {
   /** The credential id (`jti`), unique per credential. */
   id: string;
   grantId: string;
@@ -75,6 +61,16 @@ export interface RelayCredentialInput {
   access: string;
   groups: string[];
   username: string;
+}
+
+/** The verified claims, by their domain names. */
+export interface RelayCredentialClaims extends RelayCredentialSubject {
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+/** What a credential is issued for. */
+export interface RelayCredentialInput extends RelayCredentialSubject {
   /** The grant's end: the credential never outlives it. */
   grantExpiresAt: Date;
   /** The configured lifetime (`relay.credentialTtlSeconds`), at most 900. */
