@@ -1,11 +1,12 @@
-import { Annotations, CfnOutput, Stack, Token, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, Token, type StackProps } from 'aws-cdk-lib';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Vpc, type ISubnet, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import type { ClusterConfig, RelayConfig } from '../shared/config/schema.ts';
+import type { ClusterConfig, GatehouseConfig, RelayConfig } from '../shared/config/schema.ts';
 import type { InfraConfig } from './config.ts';
 import { clusterArns } from './control-plane-stack.ts';
 import { RelayEndpoints } from './constructs/relay-endpoints.ts';
@@ -92,6 +93,7 @@ export class RelayStack extends Stack {
       accessLogBucket: props.accessLogBucket,
     });
     this.service = new RelayService(this, 'Relay', {
+      ...(config.masking.hashKey ? { secrets: hashKeySecrets(this, config.masking.hashKey, deployment) } : {}),
       vpc: this.vpc,
       subnets: this.subnets,
       projectRoot: props.projectRoot,
@@ -116,14 +118,6 @@ export class RelayStack extends Stack {
         subnets: this.subnets,
         clients: this.service.securityGroup,
       });
-    }
-
-    if (config.masking.hashKey) {
-      // The relay resolves masking.hashKey from its environment or a file (relay/main.ts); neither is provided yet.
-      Annotations.of(this).addWarningV2(
-        'gatehouse:relay-hash-key',
-        'masking.hashKey is configured, but the relay task is not given the hash key: hash rules would stop the relay at start',
-      );
     }
 
     new CfnOutput(this, 'RelayTaskRoleArn', {
@@ -170,4 +164,27 @@ function relaySubnets(vpc: IVpc, deployment: RelayDeployment): ISubnet[] {
   });
   if (errors.length > 0) throw new Error(errors.join('\n'));
   return subnets;
+}
+
+/**
+ * The masking hash key for the relay's container: ECS reads it from Secrets Manager into the variable `masking.hashKey`
+ * names, so it is never in the task definition. A key file cannot be given to a task, and a task without its key would
+ * stop at start (hash rules need it): both are synth errors.
+ */
+function hashKeySecrets(
+  scope: Construct,
+  hashKey: NonNullable<GatehouseConfig['masking']['hashKey']>,
+  deployment: NonNullable<GatehouseConfig['relay']['deployment']>,
+): Record<string, ISecret> {
+  if (!('env' in hashKey)) {
+    throw new Error(
+      'the relay on ECS reads masking.hashKey from a variable: use { env: NAME } with relay.deployment.hashKeySecretArn',
+    );
+  }
+  if (!deployment.hashKeySecretArn) {
+    throw new Error(
+      `masking.hashKey is the variable ${hashKey.env}: relay.deployment.hashKeySecretArn must name the secret that holds it`,
+    );
+  }
+  return { [hashKey.env]: Secret.fromSecretCompleteArn(scope, 'MaskingHashKey', deployment.hashKeySecretArn) };
 }

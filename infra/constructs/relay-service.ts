@@ -16,11 +16,13 @@ import {
   LogDrivers,
   OperatingSystemFamily,
   type ContainerDefinition,
+  Secret as EcsSecret,
   type ScalableTaskCount,
 } from 'aws-cdk-lib/aws-ecs';
 import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import type { NetworkLoadBalancer, NetworkTargetGroup } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -48,6 +50,12 @@ export interface RelayServiceProps {
   readonly configBundle: string;
   /** Variables of the relay process besides `GATEHOUSE_CONFIG`. */
   readonly environment: Record<string, string>;
+  /**
+   * Variables ECS fills from these Secrets Manager secrets at start (the masking hash key): never in the task
+   * definition. A secret must be encrypted with the aws/secretsmanager key, or its key policy must let the execution
+   * role decrypt.
+   */
+  readonly secrets?: Record<string, ISecret>;
   /** The task role (RelayTaskRole). */
   readonly taskRole: IRole;
   /** Encrypts the log group. */
@@ -130,6 +138,16 @@ export class RelayService extends Construct {
           actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
           resources: [this.logGroup.logGroupArn],
         }),
+        // The role takes no automatic grants (withoutPolicyUpdates below): ECS reads the container's secrets with it.
+        ...(props.secrets
+          ? [
+              new PolicyStatement({
+                sid: 'ReadContainerSecrets',
+                actions: ['secretsmanager:GetSecretValue'],
+                resources: Object.values(props.secrets).map((secret) => secret.secretArn),
+              }),
+            ]
+          : []),
       ],
     });
     Validations.of(this.executionPolicy).acknowledge({
@@ -165,6 +183,16 @@ export class RelayService extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
+      ...(props.secrets
+        ? {
+            secrets: Object.fromEntries(
+              Object.entries(props.secrets).map(([variable, secret]) => [
+                variable,
+                EcsSecret.fromSecretsManager(secret),
+              ]),
+            ),
+          }
+        : {}),
       // Fargate's longest: the NLB drains the task's open streams for as long (RELAY_DRAIN_TIME).
       stopTimeout: RELAY_DRAIN_TIME,
       logging: LogDrivers.awsLogs({
@@ -178,7 +206,7 @@ export class RelayService extends Construct {
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason:
-        'The variables are a file path in the image, a cluster name, and the names and ARNs of the tables, bucket and key the task role is scoped to: no secret. The relay holds no secret at all (AWS credentials come from the task role, its TLS certificate is generated at start), so Secrets Manager or Parameter Store would add a start-up dependency and a permission for values that are not secret.',
+        "The plain variables are a file path in the image, a cluster name, and the names and ARNs of the tables, bucket and key the task role is scoped to: no secret. AWS credentials come from the task role and the TLS certificate is generated at start; the one secret the relay may need, the masking hash key, comes through the container's `secrets` from Secrets Manager (relay.deployment.hashKeySecretArn), never as a plain variable.",
     });
     // The root filesystem is read-only; /tmp is the task's ephemeral storage (the image's /tmp, mode 1777, is copied in).
     this.taskDefinition.addVolume({ name: 'tmp' });

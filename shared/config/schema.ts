@@ -133,6 +133,14 @@ export const RelayConfigSchema = z
         certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/),
         /** CIDRs allowed to reach the relay's listener (the agents' subnets). */
         clientCidrs: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR')).min(1),
+        /**
+         * The Secrets Manager secret whose value is the masking hash key (`masking.hashKey: { env: NAME }`): ECS puts it
+         * in NAME for the relay. Required when masking rules hash.
+         */
+        hashKeySecretArn: z
+          .string()
+          .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, 'a secret ARN')
+          .optional(),
         minTasks: z.number().int().min(1).max(50).default(2),
         maxTasks: z.number().int().min(1).max(100).default(6),
       })

@@ -476,6 +476,50 @@ describe('RelayStack service', () => {
   });
 });
 
+describe('RelayStack masking hash key', () => {
+  const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:gatehouse/masking-hash-key-AbCdEf';
+  const withHashKey = (hashKey: unknown, deployment: Record<string, unknown> = {}) => ({
+    ...RELAY_TEST_CONFIG,
+    masking: { hashKey },
+    relay: { deployment: { ...RELAY_TEST_DEPLOYMENT, ...deployment } },
+  });
+
+  it('gives the container the key from Secrets Manager in the variable masking.hashKey names, never as plain text', () => {
+    const app = buildRelayApp(withHashKey({ env: 'MASKING_HASH_KEY' }, { hashKeySecretArn: SECRET_ARN }));
+    const relay = Template.fromStack(app.relay);
+    relay.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Secrets: [{ Name: 'MASKING_HASH_KEY', ValueFrom: SECRET_ARN }],
+          Environment: Match.not(Match.arrayWith([Match.objectLike({ Name: 'MASKING_HASH_KEY' })])),
+        }),
+      ],
+    });
+    relay.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'ReadContainerSecrets',
+            Effect: 'Allow',
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: SECRET_ARN,
+          },
+        ]),
+      },
+    });
+    expect(findings(app.relay)).toEqual([]);
+  });
+
+  it('stops synth when the key has no secret to come from, or is a file a task cannot be given', () => {
+    expect(() => buildRelayApp(withHashKey({ env: 'MASKING_HASH_KEY' }))).toThrow(
+      /masking.hashKey is the variable MASKING_HASH_KEY: relay.deployment.hashKeySecretArn must name the secret/,
+    );
+    expect(() => buildRelayApp(withHashKey({ file: 'hash.key' }, { hashKeySecretArn: SECRET_ARN }))).toThrow(
+      /use \{ env: NAME \} with relay.deployment.hashKeySecretArn/,
+    );
+  });
+});
+
 describe('RelayStack permissions', () => {
   it('lets only ECS tasks of this account assume the task role', () => {
     template.hasResourceProperties('AWS::IAM::Role', {
