@@ -28,6 +28,8 @@ const SELF_REVIEWS = new Set([
   'authentication.k8s.io/selfsubjectreviews',
 ]);
 
+const HAS_UPPER_CASE = /[A-Z]/;
+
 /** Subresources that reach into a container or a network: only a guardrail policy may allow them. */
 const PERMIT_ONLY_SUBRESOURCES = new Set(['attach', 'portforward', 'proxy']);
 
@@ -49,6 +51,11 @@ export function checkGrantScope(info: RequestInfo, method: string, grant: ScopeG
   }
   if (info.verb === '') return { inScope: false, reason: `the method ${method} is not a Kubernetes API verb` };
   const resource = info.apiGroup ? `${info.apiGroup}/${info.resource}` : info.resource;
+  // Groups, versions, resources and subresources are lowercase by definition (CRD plurals too). The apiserver's routes
+  // would answer a `Secrets` with 404; the relay does not lean on that.
+  if (HAS_UPPER_CASE.test(`${resource}/${info.subresource}/${info.apiVersion}`)) {
+    return { inScope: false, reason: `${resource} is not a Kubernetes resource name (they are lower case)` };
+  }
   if (!info.namespace) {
     if (SELF_REVIEWS.has(resource) && info.verb === 'create') return { inScope: true, needsPermit: false };
     return {

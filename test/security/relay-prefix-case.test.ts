@@ -3,10 +3,10 @@
  * case-sensitive: `/API/v1/...` is not a resource request, `Secrets` is not `secrets`, and `get` is not `GET`. The relay
  * parses them the same way, so a guardrail keyed on `secrets` is not fooled: a non-resource path it does not allow-list
  * is denied, a resource outside the grant's shape is denied, a lower-case method never gets past the HTTP parser, and a
- * resource in another case reaches the cluster as the unknown resource it is.
+ * group, version, resource or subresource in another case is refused by the relay itself (the cluster would answer 404).
  */
 import { describe, expect, it } from 'vitest';
-import { bearer, detailsOf, eventMark, rawRequest, upstreamMark, waitForEvent } from '../support/relay-raw.ts';
+import { bearer } from '../support/relay-raw.ts';
 import { expectRefused, secretObject, useRelayHarness, type ExpectedRefusal } from '../support/relay-security.ts';
 
 const PASSWORD = 'hunter2-in-claims';
@@ -41,15 +41,15 @@ describe('case tricks in the API prefix', () => {
 
   it.each([
     [
-      'reads an upper-case version as the apiserver does, so the secrets guardrail still applies',
+      'refuses an upper-case version before any guardrail is needed',
       '/api/V1/namespaces/claims/secrets',
-      'list secrets in namespace claims is forbidden by policy no-secret-reads',
-      'guardrail',
+      'secrets is not a Kubernetes resource name (they are lower case)',
+      'scope',
     ],
     [
-      'reads Namespaces as a cluster-scoped resource outside the grant, not as the namespace claims',
+      'refuses Namespaces as no resource name, never reading it as the namespace claims',
       '/api/v1/Namespaces/claims/secrets',
-      'get on cluster-scoped Namespaces is outside the grant (namespaces claims)',
+      'Namespaces is not a Kubernetes resource name (they are lower case)',
       'scope',
     ],
     [
@@ -83,24 +83,19 @@ describe('case tricks in the method', () => {
 });
 
 describe('case tricks in the resource', () => {
-  it('forwards Secrets as the unknown resource it is: the cluster answers 404 and no secret is read', async () => {
-    // The apiserver's routes are case-sensitive: `Secrets` is no resource, so the relay's reading (resource
-    // "Secrets", not "secrets") is the cluster's too. The guardrail is not needed to stop it, and nothing leaks.
-    const upstream = upstreamMark(relay.harness);
-    const events = eventMark(relay.harness);
-
-    const response = await rawRequest(relay.harness, {
-      target: '/api/v1/namespaces/claims/Secrets',
-      headers: [bearer(relay.token)],
-    });
-
-    expect(response.status).toBe(404);
-    expect(JSON.parse(response.body)).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'NotFound' });
-    expect(response.body).not.toContain(Buffer.from(PASSWORD).toString('base64'));
-    expect(upstream.since().map((request) => [request.url, request.status])).toEqual([
-      ['/api/v1/namespaces/claims/Secrets', 404],
-    ]);
-    const recorded = await waitForEvent(events, (event) => event.type === 'relay.request');
-    expect(detailsOf(recorded)).toMatchObject({ verb: 'list', resource: 'Secrets', status: 404 });
+  it.each([
+    ['/api/v1/namespaces/claims/Secrets', 'Secrets is not a Kubernetes resource name (they are lower case)'],
+    ['/api/v1/namespaces/claims/secrets/db/Log', 'secrets is not a Kubernetes resource name (they are lower case)'],
+    [
+      '/apis/Apps/v1/namespaces/claims/deployments',
+      'Apps/deployments is not a Kubernetes resource name (they are lower case)',
+    ],
+  ])('refuses %s at the scope stage, without asking the cluster', async (target, message) => {
+    // The apiserver's routes are case-sensitive, so the cluster would answer 404; the relay refuses by itself.
+    await expectRefused(
+      relay.harness,
+      { target, headers: [bearer(relay.token)] },
+      { status: 403, reason: 'Forbidden', message, stage: 'scope' },
+    );
   });
 });
