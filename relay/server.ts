@@ -217,12 +217,7 @@ export class RelayServer {
       );
     }
     const event = this.#requestEvent(req, admitted, upstream.statusCode, started, record.bytes, record.masking);
-    this.#deps.observe?.({
-      outcome: 'forwarded',
-      status: upstream.statusCode,
-      latencyMs: (event.details as { latencyMs: number }).latencyMs,
-      masked: record.masking?.total ?? 0,
-    });
+    this.#observe(event, { outcome: 'forwarded', status: upstream.statusCode, masked: record.masking?.total ?? 0 });
     await this.#record(event);
   }
 
@@ -407,6 +402,11 @@ export class RelayServer {
     return `relay/${grantId}/${this.#deps.instanceId}/${this.#shard}`;
   }
 
+  /** Refusals with no grant to chain them to: one stream per relay process and day. */
+  #unauthenticatedStream(): string {
+    return `relay-unauthenticated/${this.#deps.instanceId}/${this.#deps.clock.now().toISOString().slice(0, 10)}`;
+  }
+
   #requestEvent(
     req: IncomingMessage,
     admitted: AdmittedRequest,
@@ -448,10 +448,9 @@ export class RelayServer {
 
   #deniedEvent(req: IncomingMessage, refusal: Refusal, started: number): AuditEventInput {
     const grant = refusal.active?.grant;
-    const day = this.#deps.clock.now().toISOString().slice(0, 10);
     return {
       type: 'relay.denied',
-      stream: grant ? this.#stream(grant.id) : `relay-unauthenticated/${this.#deps.instanceId}/${day}`,
+      stream: grant ? this.#stream(grant.id) : this.#unauthenticatedStream(),
       actor: refusal.active
         ? actorOf(refusal.active)
         : { id: refusal.identity ? refusal.identity.principalId : 'anonymous' },
@@ -508,14 +507,13 @@ export class RelayServer {
       status: refusal.status.code,
       reason: refusal.status.message,
     });
-    this.#deps.observe?.({
-      outcome: 'denied',
-      stage: refusal.stage,
-      status: refusal.status.code,
-      latencyMs: (event.details as { latencyMs: number }).latencyMs,
-      masked: 0,
-    });
+    this.#observe(event, { outcome: 'denied', stage: refusal.stage, status: refusal.status.code, masked: 0 });
     await this.#record(event);
+  }
+
+  /** Metrics for a request, with the latency its event recorded. */
+  #observe(event: AuditEventInput, observation: Omit<RelayObservation, 'latencyMs'>): void {
+    this.#deps.observe?.({ ...observation, latencyMs: (event.details as { latencyMs: number }).latencyMs });
   }
 
   async #record(event: AuditEventInput): Promise<void> {
@@ -557,10 +555,9 @@ export class RelayServer {
     );
     if (socket.writable) writeRawStatus(socket, { ...status, code: tooLarge ? 431 : 400 });
     else socket.destroy();
-    const day = this.#deps.clock.now().toISOString().slice(0, 10);
     void this.#record({
       type: 'relay.denied',
-      stream: `relay-unauthenticated/${this.#deps.instanceId}/${day}`,
+      stream: this.#unauthenticatedStream(),
       actor: { id: 'anonymous' },
       subject: { cluster: this.#deps.cluster.name },
       details: { stage: 'parse', status: tooLarge ? 431 : 400, reason: status.message },
