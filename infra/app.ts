@@ -34,32 +34,29 @@ export function buildApp(app: App = new App(), options: GatehouseAppOptions = {}
     ...(env ? { env } : {}),
     retention: config.config.retention,
   });
-  new ControlPlaneStack(app, 'GatehouseControlPlane', {
-    description: 'Gatehouse: API, handlers, approval lifecycle, slot roles and alarms',
+  // What the stateless stacks take from the stateful one and the configuration alike.
+  const shared = {
     ...(env ? { env } : {}),
     config,
     projectRoot: PROJECT_ROOT,
     key: stateful.key,
     eventsTable: stateful.eventsTable,
     stateTable: stateful.stateTable,
-    idempotencyTable: stateful.idempotencyTable,
     auditBucket: stateful.auditBucket,
-    digestSigningKey: stateful.digestSigningKey,
     relayCredentialKey: stateful.relayCredentialKey,
+  };
+  new ControlPlaneStack(app, 'GatehouseControlPlane', {
+    description: 'Gatehouse: API, handlers, approval lifecycle, slot roles and alarms',
+    ...shared,
+    idempotencyTable: stateful.idempotencyTable,
+    digestSigningKey: stateful.digestSigningKey,
     ...options.controlPlane,
   });
   if (config.config.relay.deployment) {
     new RelayStack(app, 'GatehouseRelay', {
       description: 'Gatehouse: the in-VPC relay on ECS Fargate behind an internal TLS Network Load Balancer',
-      ...(env ? { env } : {}),
-      config,
-      projectRoot: PROJECT_ROOT,
-      key: stateful.key,
-      eventsTable: stateful.eventsTable,
-      stateTable: stateful.stateTable,
-      auditBucket: stateful.auditBucket,
+      ...shared,
       accessLogBucket: stateful.auditAccessLogBucket,
-      relayCredentialKey: stateful.relayCredentialKey,
       createEndpoints: String(app.node.tryGetContext('gatehouse:relayEndpoints') ?? 'true') !== 'false',
     });
   }
