@@ -187,7 +187,10 @@ export class RelayServer {
       });
     }
     const abort = new AbortController();
-    res.on('close', () => abort.abort());
+    // A finished response has read its upstream to the end: aborting then would only build an AbortError.
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
     let upstream;
     try {
       upstream = await this.#deps.upstream.request({

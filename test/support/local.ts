@@ -16,10 +16,10 @@ import type { LocalAccessEntry } from '../../shared/adapters/local/local-access-
 import type { AuditEvent } from '../../shared/audit/event.ts';
 import type { AccessRequest, DirectGrant, Grant } from '../../shared/model.ts';
 import { LOCAL_AUDIENCE, startLocal, type LocalOptions, type LocalRuntime } from '../../local/start.ts';
+import { EDIT_POLICY_ARN, VIEW_POLICY_ARN } from './access-policies.ts';
 import { call, type ApiResponse, type CallOptions } from './api.ts';
 
-export const VIEW_POLICY_ARN = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy';
-export const EDIT_POLICY_ARN = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy';
+export { EDIT_POLICY_ARN, VIEW_POLICY_ARN };
 export const ADMIN_GROUP = 'platform-admins';
 
 /**

@@ -26,7 +26,7 @@ import { SessionProxy } from '../../relay/session-proxy.ts';
 import { selfSignedCertificate } from '../../relay/tls.ts';
 import { staticBearer, Upstream } from '../../relay/upstream.ts';
 import { startK8sApiServer, type K8sApiServer, type K8sApiServerOptions } from './k8s-api-server.ts';
-import { EDIT_POLICY_ARN, VIEW_POLICY_ARN } from './local.ts';
+import { EDIT_POLICY_ARN, VIEW_POLICY_ARN } from './access-policies.ts';
 
 const run = promisify(execFile);
 
