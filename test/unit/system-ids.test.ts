@@ -19,7 +19,7 @@ describe('ulidIds', () => {
     let outOfRange = 0;
     for (let i = 0; i < 256_000; i += 1) {
       const fraction = random();
-      if (fraction >= 0 && fraction < 1) counts[fraction * 256] += 1;
+      if (fraction >= 0 && fraction < 1) counts[fraction * 256] = counts[fraction * 256]! + 1;
       else outOfRange += 1;
     }
 

@@ -1,0 +1,376 @@
+/**
+ * The relay as its container image runs it: relay/Dockerfile's build stage replayed step by step (the files it copies,
+ * its bundle script and RUN lines, the configuration bundle argument), then its runtime stage — the bundle alone in a
+ * directory with no node_modules anywhere above it — started with the image's ENTRYPOINT as a process of its own.
+ * No Docker engine runs here, so `npm ci --omit=dev` is the one step not replayed: instead every package the bundle
+ * holds must be a production dependency (what that step installs). AWS is stood in for over HTTP through the SDK's
+ * AWS_ENDPOINT_URL_* variables: dynalite for DynamoDB, and a small server answering EKS DescribeCluster and KMS
+ * GetPublicKey (calls that need an account) with the exact requests asserted. The relay's own EKS token is checked by
+ * the Kubernetes API test server as aws-iam-authenticator would.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, sign as signBytes } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-stores.ts';
+import { selfSignedCertificate } from '../../relay/tls.ts';
+import { DynamoDbAccessStore } from '../../shared/adapters/aws/dynamodb-access-store.ts';
+import { documentClient } from '../../shared/adapters/aws/tables.ts';
+import { loadConfigFile } from '../../shared/adapters/fs/config-file.ts';
+import { bundleConfig } from '../../shared/config/bundle.ts';
+import type { RelayGrant } from '../../shared/model.ts';
+import { derToJoseSignature } from '../../shared/tokens/ecdsa-signature.ts';
+import { verifyEksToken } from '../../shared/tokens/eks-token-verifier.ts';
+import { issueRelayCredential, relayKeyId } from '../../shared/tokens/relay-credential.ts';
+import { startK8sApiServer, type K8sApiServer } from '../support/k8s-api-server.ts';
+import { AGENT } from '../support/relay.ts';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../..');
+const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/relay-credential';
+const EKS_NAME = 'acme-staging';
+const SECRET_ACCESS_KEY = 'relay-image-secret-access-key-for-tests';
+const SSN = '123-45-6789';
+const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const publicDer = publicKey.export({ type: 'spki', format: 'der' });
+
+/** The Dockerfile's instructions, continuation lines joined and heredocs attached to their instruction. */
+interface Instruction {
+  keyword: string;
+  args: string;
+  heredoc?: string;
+}
+
+function readDockerfile(text: string): Instruction[] {
+  const lines = text.split('\n');
+  const instructions: Instruction[] = [];
+  for (let index = 0; index < lines.length; index += 1) {
+    let line = lines[index]!;
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    while (line.endsWith('\\')) line = `${line.slice(0, -1)} ${lines[(index += 1)]!.trim()}`;
+    const [, keyword, args] = /^(\w+)\s+(.*)$/.exec(line)!;
+    const marker = /<<'(\w+)'/.exec(args!)?.[1];
+    let heredoc: string | undefined;
+    if (marker) {
+      const end = lines.indexOf(marker, index + 1);
+      heredoc = `${lines.slice(index + 1, end).join('\n')}\n`;
+      index = end;
+    }
+    instructions.push({ keyword: keyword!.toUpperCase(), args: args!, ...(heredoc === undefined ? {} : { heredoc }) });
+  }
+  return instructions;
+}
+
+/** The lockfile's key of the package a bundled source file comes from (`node_modules/a/node_modules/@b/c`). */
+function lockfileKeyOf(source: string): string | undefined {
+  return /(?:^|\/)(node_modules\/(?:.*\/node_modules\/)?(?:@[^/]+\/)?[^/]+)\//.exec(source)?.[1];
+}
+
+/** Stands in for EKS DescribeCluster (REST JSON) and KMS GetPublicKey (JSON 1.1), recording what it was asked. */
+async function startAwsStandIn(answers: {
+  cluster: Record<string, unknown>;
+  publicKey: Buffer;
+}): Promise<{ server: Server; url: string; calls: Array<{ call: string; input: unknown }> }> {
+  const calls: Array<{ call: string; input: unknown }> = [];
+  const readBody = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  const server = createServer((req, res) => {
+    void readBody(req).then((body) => {
+      const reply = (status: number, json: unknown, type = 'application/json') => {
+        res.writeHead(status, { 'content-type': type }).end(JSON.stringify(json));
+      };
+      const describe = /^\/clusters\/([^/?]+)$/.exec(req.url ?? '');
+      if (req.method === 'GET' && describe) {
+        calls.push({ call: 'eks:DescribeCluster', input: { name: decodeURIComponent(describe[1]!) } });
+        return reply(200, { cluster: answers.cluster });
+      }
+      if (req.method === 'POST' && req.headers['x-amz-target'] === 'TrentService.GetPublicKey') {
+        const input = JSON.parse(body) as { KeyId: string };
+        calls.push({ call: 'kms:GetPublicKey', input });
+        return reply(
+          200,
+          {
+            KeyId: KEY_ARN,
+            PublicKey: answers.publicKey.toString('base64'),
+            KeySpec: 'ECC_NIST_P256',
+            KeyUsage: 'SIGN_VERIFY',
+            SigningAlgorithms: ['ECDSA_SHA_256'],
+          },
+          'application/x-amz-json-1.1',
+        );
+      }
+      reply(400, { __type: 'UnknownOperationException', message: `${req.method} ${req.url}` });
+    });
+  });
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
+}
+
+let work: string;
+let app: string;
+let bundledPackages: string[];
+let dynamo: EmbeddedDynamo;
+let api: K8sApiServer;
+let aws: Awaited<ReturnType<typeof startAwsStandIn>>;
+let relay: ChildProcess;
+let relayExit: Promise<number | null>;
+let stdout = '';
+/** The process's stderr: Node's own warnings (this machine's Node 20 draws the SDK's; the image runs 22). */
+let stderr = '';
+let port: number;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'gatehouse-relay-image-'));
+  const build = join(work, 'build');
+  app = join(work, 'app');
+  mkdirSync(build);
+
+  // The configuration the image is built with (its GATEHOUSE_CONFIG_BUNDLE argument).
+  const configDir = join(work, 'config');
+  mkdirSync(configDir);
+  writeFileSync(
+    join(configDir, 'gatehouse.config.yaml'),
+    [
+      'version: 1',
+      'issuers: [{ name: github-actions, issuer: "https://token.actions.githubusercontent.com", audience: gatehouse }]',
+      'clusters:',
+      `  - { name: staging, eksClusterName: ${EKS_NAME}, region: us-east-1, account: "111122223333",`,
+      '      accessLevels: { view: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy" } }',
+      'policies: { files: [relay.cedar] }',
+      'relay: { url: "https://relay.internal.example" }',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(configDir, 'relay.cedar'),
+    '@id("no-secret-reads")\nforbid (principal, action == Gatehouse::Action::"KubernetesRequest", resource)\n' +
+      'when { resource.resource == "secrets" };\n',
+  );
+  const configBundle = Buffer.from(bundleConfig(loadConfigFile(join(configDir, 'gatehouse.config.yaml')))).toString(
+    'base64',
+  );
+
+  // The build stage, as relay/Dockerfile writes it.
+  const instructions = readDockerfile(readFileSync(join(ROOT, 'relay/Dockerfile'), 'utf8'));
+  const runtimeStart = instructions.findIndex((step, index) => index > 0 && step.keyword === 'FROM');
+  const buildEnv: Record<string, string> = { PATH: process.env.PATH!, HOME: work };
+  for (const step of instructions.slice(1, runtimeStart)) {
+    if (step.keyword === 'WORKDIR') continue;
+    if (step.keyword === 'ARG') {
+      buildEnv[step.args] = step.args === 'GATEHOUSE_CONFIG_BUNDLE' ? configBundle : '';
+    } else if (step.keyword === 'COPY' && step.heredoc !== undefined) {
+      writeFileSync(
+        join(
+          build,
+          step.args
+            .split(/\s+/)
+            .at(-1)!
+            .replace(/^\/build\//, ''),
+        ),
+        step.heredoc,
+      );
+    } else if (step.keyword === 'COPY') {
+      const paths = step.args.split(/\s+/);
+      for (const source of paths.slice(0, -1)) {
+        // .dockerignore leaves tests out of the context.
+        cpSync(join(ROOT, source), join(build, source), {
+          recursive: true,
+          filter: (from) => !from.endsWith('.test.ts'),
+        });
+      }
+    } else if (step.keyword === 'RUN' && step.args.startsWith('npm ci')) {
+      symlinkSync(join(ROOT, 'node_modules'), join(build, 'node_modules'), 'dir');
+    } else if (step.keyword === 'RUN') {
+      await run('bash', ['-euo', 'pipefail', '-c', step.args], { cwd: build, env: buildEnv });
+    } else {
+      throw new Error(`the image test does not know the build stage's ${step.keyword}`);
+    }
+  }
+  const sourceMap = JSON.parse(readFileSync(join(build, 'dist/main.mjs.map'), 'utf8')) as { sources: string[] };
+  bundledPackages = [...new Set(sourceMap.sources.map(lockfileKeyOf).filter((key) => key !== undefined))].sort();
+
+  // The runtime stage: the build's dist/ as /app, and the ENTRYPOINT with /app/ pointing there.
+  const runtime = instructions.slice(runtimeStart);
+  const copied = runtime.find((step) => step.keyword === 'COPY' && step.args.includes('--from=build'))!;
+  expect(copied.args).toMatch(/\/build\/dist\/ \/app\/$/);
+  cpSync(join(build, 'dist'), app, { recursive: true });
+  const entrypoint = (JSON.parse(runtime.find((step) => step.keyword === 'ENTRYPOINT')!.args) as string[]).map((part) =>
+    part.replace(/^\/app\//, `${app}/`),
+  );
+  const imageEnv = Object.fromEntries(
+    runtime.filter((step) => step.keyword === 'ENV').map((step) => step.args.split('=') as [string, string]),
+  );
+
+  // What the image talks to.
+  dynamo = await startEmbeddedDynamo();
+  const upstreamCertificate = await selfSignedCertificate(['127.0.0.1']);
+  api = await startK8sApiServer({
+    tls: upstreamCertificate,
+    namespaces: ['default', 'claims'],
+    authenticateToken: (token) =>
+      verifyEksToken(token, { clusterId: EKS_NAME, secretAccessKey: SECRET_ACCESS_KEY, now: new Date() }).ok
+        ? { username: 'gatehouse-relay', groups: ['system:authenticated'] }
+        : undefined,
+  });
+  api.create({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'intake', namespace: 'claims', annotations: { note: `caller ssn ${SSN}` } },
+    spec: { containers: [{ name: 'app', image: 'busybox' }] },
+  });
+  aws = await startAwsStandIn({
+    cluster: {
+      name: EKS_NAME,
+      endpoint: api.url,
+      certificateAuthority: { data: Buffer.from(upstreamCertificate.cert).toString('base64') },
+    },
+    publicKey: publicDer,
+  });
+
+  relay = spawn(process.execPath, entrypoint.slice(1), {
+    cwd: app,
+    env: {
+      ...imageEnv,
+      PATH: process.env.PATH,
+      GATEHOUSE_CONFIG: join(app, 'gatehouse.config.json'),
+      GATEHOUSE_RELAY_CLUSTER: 'staging',
+      EVENTS_TABLE: dynamo.tables.events,
+      STATE_TABLE: dynamo.tables.state,
+      AUDIT_BUCKET: 'gatehouse-audit',
+      RELAY_CREDENTIAL_KEY_ID: KEY_ARN,
+      PORT: '0',
+      RELAY_LISTEN_HOST: '127.0.0.1',
+      RELAY_DRAIN_MS: '2000',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIARELAYTASKROLE01',
+      AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_EKS: aws.url,
+      AWS_ENDPOINT_URL_KMS: aws.url,
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  relayExit = new Promise((resolveExit) => relay.once('exit', (code) => resolveExit(code)));
+  relay.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  port = await new Promise<number>((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the relay image did not start:\n${stdout}${stderr}`)), 30_000);
+    relay.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      const listening = /"message":"relay listening".*?"port":(\d+)/.exec(stdout);
+      if (listening) {
+        clearTimeout(timer);
+        resolvePort(Number(listening[1]));
+      }
+    });
+    void relayExit.then((code) => reject(new Error(`the relay image exited with ${code}:\n${stdout}${stderr}`)));
+  });
+}, 180_000);
+
+afterAll(async () => {
+  if (relay?.exitCode === null) relay.kill('SIGKILL');
+  await api?.close();
+  await dynamo?.stop();
+  await new Promise((resolveClose) => (aws ? aws.server.close(resolveClose) : resolveClose(undefined)));
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the relay image (relay/Dockerfile)', () => {
+  it('bundles production packages only: `npm ci --omit=dev` installs everything the bundle holds', () => {
+    const lockfile = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+
+    expect(bundledPackages).toContain('node_modules/@cedar-policy/cedar-wasm');
+    expect(bundledPackages.filter((key) => !lockfile.packages[key] || lockfile.packages[key].dev)).toEqual([]);
+  });
+
+  it('starts from its bundle and cedar-wasm beside it, asking EKS and KMS exactly what it needs', () => {
+    expect(readFileSync(join(app, 'cedar_wasm_bg.wasm')).subarray(0, 4)).toEqual(Buffer.from('\0asm'));
+    expect(aws.calls).toEqual([
+      { call: 'eks:DescribeCluster', input: { name: EKS_NAME } },
+      { call: 'kms:GetPublicKey', input: { KeyId: KEY_ARN } },
+    ]);
+  });
+
+  it('serves a masked answer to a KMS-signed credential, records it, and on SIGTERM drains and exits 0', async () => {
+    const now = Date.now();
+    const grant: RelayGrant = {
+      id: 'grt_image',
+      requestId: 'req_image',
+      via: 'relay',
+      principal: AGENT,
+      cluster: 'staging',
+      namespaces: ['claims'],
+      access: 'view',
+      groups: ['gatehouse:view'],
+      username: 'gatehouse:agent-image',
+      sessionName: 'agent-image',
+      status: 'active',
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + 3600_000).toISOString(),
+    };
+    await new DynamoDbAccessStore(dynamo.client, dynamo.tables.state).putGrant(grant);
+    const { token } = await issueRelayCredential(
+      {
+        keyId: async () => relayKeyId(publicDer),
+        publicKeyPem: async () => publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        sign: async (input: Uint8Array) => derToJoseSignature(signBytes('sha256', input, privateKey)),
+      },
+      {
+        id: 'rc_image',
+        grantId: grant.id,
+        principalId: AGENT.id,
+        cluster: 'staging',
+        namespaces: grant.namespaces,
+        access: grant.access,
+        groups: grant.groups,
+        username: grant.username,
+        grantExpiresAt: new Date(grant.expiresAt),
+        ttlSeconds: 900,
+      },
+      { now: () => new Date() },
+    );
+    // The image makes its own certificate: the test trusts what it presents, as the NLB's TLS target group does.
+    const agent = new Agent({ connect: { rejectUnauthorized: false } });
+    const get = (path: string) =>
+      request(`https://127.0.0.1:${port}${path}`, {
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+        dispatcher: agent,
+      });
+
+    const pod = await get('/api/v1/namespaces/claims/pods/intake');
+    const podBody = (await pod.body.json()) as { metadata: { annotations: Record<string, string> } };
+    const secret = await get('/api/v1/namespaces/claims/secrets/db');
+    const secretBody = (await secret.body.json()) as { reason: string; message: string };
+    await agent.close();
+
+    expect(pod.statusCode).toBe(200);
+    expect(podBody.metadata.annotations.note).toBe('caller ssn [MASKED:SSN]');
+    expect(secret.statusCode).toBe(403);
+    expect(secretBody.message).toMatch(/no-secret-reads/);
+
+    relay.kill('SIGTERM');
+    expect(await relayExit).toBe(0);
+    const events = (
+      await documentClient(dynamo.client).send(new ScanCommand({ TableName: dynamo.tables.events }))
+    ).Items!.filter((item) => item.grantId === grant.id);
+    expect(events.map((event) => event.type).sort()).toEqual(['relay.denied', 'relay.request']);
+    // The process's logs are JSON lines holding neither the credential nor the value it masked.
+    const lines = stdout.trim().split('\n');
+    expect(lines.filter((line) => !line.startsWith('{'))).toEqual([]);
+    for (const output of [stdout, stderr]) {
+      expect(output).not.toContain(token.split('.')[2]!);
+      expect(output).not.toContain(SSN);
+    }
+  });
+});
