@@ -6,10 +6,18 @@
  * with its new size and checksum. What it cannot inspect fails the stream (StreamMaskingError): binary content, a file
  * over `maxFileBytes`, a corrupt header, sparse files, content under a type that has none to mask.
  *
+ * Names are masked too, since a hospital's file names are often PHI (`intake/123-45-6789.pdf`): each entry's name
+ * and link target, taken where a reader takes it (a pax `path` or `linkpath` record, else a GNU long name or long link,
+ * else the ustar `prefix` and `name`, or `linkname`), goes through the same masker, and when masking changes it the
+ * masked name is written in every place the archive holds a copy. Two entries whose different names mask alike would
+ * overwrite each other when extracted, so that fails the stream, as does a name that is not UTF-8. Owner names
+ * (`uname`, `gname` and their pax records) and other pax records (`comment`, extended attributes) pass through
+ * unmasked.
+ *
  * Entries are numbered from 0 in the order `tar tf` lists them; a pax or GNU long-name header belongs to the entry it
  * precedes. Errors and the record name an entry by that index and its size, never by its name: names may be PHI.
- * Header fields (names, link targets, owners) pass through unmasked.
  */
+import { createHash } from 'node:crypto';
 import type { Masker, MaskContext } from './masker.ts';
 import type { MaskingRecord } from './model.ts';
 import { MaskingRecorder } from './record.ts';
@@ -20,82 +28,175 @@ export interface TarMaskerOptions {
   context?: MaskContext;
   /** A file (or pax header) longer than this fails the stream: its content is held whole to be inspected. @default 16 MiB */
   maxFileBytes?: number;
-  /** An archive with more entries than this fails the stream; it bounds the record too. @default 100,000 */
+  /**
+   * An archive with more entries than this fails the stream; it bounds the record and the names kept for the collision
+   * check too. @default 100,000
+   */
   maxEntries?: number;
 }
 
 const BLOCK = 512;
+const NAME_OFFSET = 0;
+const NAME_LENGTH = 100;
+const MODE_OFFSET = 100;
+const UID_OFFSET = 108;
+const GID_OFFSET = 116;
 const SIZE_OFFSET = 124;
 const SIZE_LENGTH = 12;
+const MTIME_OFFSET = 136;
+const MTIME_LENGTH = 12;
 const CHECKSUM_OFFSET = 148;
 const CHECKSUM_LENGTH = 8;
 const TYPEFLAG_OFFSET = 156;
+const LINKNAME_OFFSET = 157;
+const LINKNAME_LENGTH = 100;
+const MAGIC_OFFSET = 257;
+const PREFIX_OFFSET = 345;
+const PREFIX_LENGTH = 155;
+/** star's ustar variant ends the prefix early for its access and change times (it says so with `tar\0` at 508). */
+const STAR_PREFIX_LENGTH = 131;
 /** The largest size 11 octal digits hold (8 GiB - 1): larger would need GNU base-256 or a pax `size`, which we refuse. */
 const MAX_OCTAL_SIZE = 0o77777777777;
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
 const EQUALS = 0x3d;
+const SLASH = 0x2f;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const ENCODER = new TextEncoder();
+/** POSIX ustar's magic (GNU tar reads the prefix after it, whatever the version); GNU's `ustar  \0` has no prefix. */
+const USTAR_MAGIC = ENCODER.encode('ustar\0');
+/** The magic and version written in a new header. */
+const POSIX_MAGIC = ENCODER.encode('ustar\x0000');
+const STAR_MAGIC = ENCODER.encode('tar\0');
+/** The names GNU tar gives its own extended headers, put in place of theirs when those are copies of a masked name. */
+const PAX_HEADER_NAME = ENCODER.encode('././@PaxHeader');
+const LONG_LINK_NAME = ENCODER.encode('././@LongLink');
 
 /** Regular files, GNU's contiguous files among them: the entries whose content is masked. */
 const FILE_TYPES: ReadonlySet<number> = new Set([0x00, 0x30 /* '0' */, 0x37 /* '7' */]);
 const PAX_HEADER = 0x78; // 'x': pax extended header for the next entry
-const PAX_GLOBAL_HEADER = 0x67; // 'g': pax global extended header
-/** GNU long name ('L') and long link target ('K'): their content is the next entry's name, passed through. */
-const GNU_LONG_NAMES: ReadonlySet<number> = new Set([0x4c /* 'L' */, 0x4b /* 'K' */]);
+/** Extended headers, by typeflag: their content belongs to the next entry (a global header's, to every later one). */
+const EXTENSION_TYPES: ReadonlyMap<number, ExtensionKind | 'global'> = new Map([
+  [PAX_HEADER, 'pax'],
+  [0x67 /* 'g' */, 'global'],
+  [0x4c /* 'L' */, 'longName'],
+  [0x4b /* 'K' */, 'longLink'],
+] as const);
+const EXTENSION_NAMES: Readonly<Record<ExtensionKind, string>> = {
+  pax: 'pax headers',
+  longName: 'GNU long names',
+  longLink: 'GNU long link targets',
+};
+
+/** A file name's extension, which the detectors take as part of the token before it (`.` glues `v1.2.3`). */
+const EXTENSION = '[A-Za-z][A-Za-z0-9]{0,7}';
+/** The dot before each path component's last extension (`.pdf` of `123-45-6789.pdf`), after a stem. */
+const LAST_EXTENSION_DOT = new RegExp(`(?<=[^/])\\.(?=${EXTENSION}(?:/|$))`, 'g');
+/** The dots before each path component's trailing extensions (`.tar` and `.gz` of `123-45-6789.tar.gz`). */
+const EVERY_EXTENSION_DOT = new RegExp(`(?<=[^/])\\.(?=${EXTENSION}(?:\\.${EXTENSION})*(?:/|$))`, 'g');
+/** A name is masked with the dots above set apart, then as it is (a directory named `jane.doe@example.org`). */
+const NAME_VIEWS = [LAST_EXTENSION_DOT, EVERY_EXTENSION_DOT, undefined] as const;
+
+type ExtensionKind = 'pax' | 'longName' | 'longLink';
+type NamePart = 'name' | 'linkname';
+
+/** Where an entry's name or link target may be: its pax record, its GNU extension, its ustar field. */
+interface NameField {
+  part: NamePart;
+  paxKey: 'path' | 'linkpath';
+  long: 'longName' | 'longLink';
+}
+
+const NAME: NameField = { part: 'name', paxKey: 'path', long: 'longName' };
+const LINKNAME: NameField = { part: 'linkname', paxKey: 'linkpath', long: 'longLink' };
+
+/** The ustar fields a header has for names: the prefix exists in POSIX ustar headers alone. */
+interface UstarLayout {
+  prefixLength: number;
+}
+
+/** An extended header read before its entry: its header block and content. */
+interface Extension {
+  header: Uint8Array;
+  content: Uint8Array;
+  /** Set when the content was rewritten: the header is written with the new size. */
+  changed: boolean;
+}
+
+interface PaxExtension extends Extension {
+  records: PaxRecord[];
+  /** The `size` record's value; undefined when there is none, or it is empty (which unsets a global size). */
+  size: number | undefined;
+}
+
+/** The extended headers read since the last entry, held until its header: they give its name, link target or size. */
+interface Extensions {
+  /** The kinds in the order they came, written back in that order. */
+  order: ExtensionKind[];
+  pax?: PaxExtension;
+  longName?: Extension;
+  longLink?: Extension;
+  /** Set when the entry's name or link target was masked: the extended headers' own names (copies) are replaced. */
+  renamed: boolean;
+}
 
 /** An entry whose header has been read and whose content (and padding to the block) is being read. */
 interface Entry {
-  /** The header block as received. */
+  /** The header block: as received, or with the entry's name masked (and its checksum then recomputed). */
   header: Uint8Array;
-  /** file: content masked; pax/global: content parsed; pass: content passed through as it streams. */
-  kind: 'file' | 'pax' | 'global' | 'pass';
-  /** The entry's index (for a pax or long-name header, of the entry it precedes). */
+  /** file: content masked; pax/global: content parsed; longName/longLink: content held for the next entry. */
+  kind: 'file' | 'global' | ExtensionKind;
+  /** The entry's index (for an extended header, of the entry it precedes). */
   index: number;
   /** Content bytes, from a pax `size` record where there is one, else from the header. */
   size: number;
   /** The size the header's field gives. */
   headerSize: number;
-  /** The pax header with a `size` record that precedes this file: written again without `size`. */
-  pax?: HeldPax;
-  /** Holds the content of file, pax and global entries. */
-  buffer?: Uint8Array;
+  /** A file's extended headers, names masked: written again before it, a pax `size` record dropped. */
+  extensions?: Extensions;
+  /** Holds the content, which is written (or parsed) once whole. */
+  buffer: Uint8Array;
   read: number;
   /** Padding to the block still to skip: it is written anew, zeros, after the content. */
   padding: number;
 }
 
-/** A pax header with a `size` record, held until the entry it sizes comes: that size is dropped when the file is rewritten. */
-interface HeldPax {
-  header: Uint8Array;
-  content: Uint8Array;
-  records: PaxRecord[];
-  /** The `size` record's value; undefined when the record is empty (which unsets a global size). */
-  size: number | undefined;
-}
-
 interface PaxRecord {
   key: string;
-  /** The record's bytes, `<length> <key>=<value>\n`, in the header's content. */
-  start: number;
-  end: number;
+  /** The whole record, `<length> <key>=<value>\n`. */
+  bytes: Uint8Array;
+  value: Uint8Array;
+}
+
+/** A name as it was and as masked, for the check that no two entries mask to one name. */
+interface MaskedName {
+  original: string;
+  masked: string;
 }
 
 /**
  * Masks a tar archive as it streams: every regular file's text through `masker.maskText`, written back under its header
  * with the new size (11 octal digits and a NUL, as tar writes it) and checksum; a pax `size` record before a rewritten
- * file is dropped (the pax header rewritten with its new length), other pax records kept. Directories, links, devices
- * and GNU long names pass through byte for byte, as do files with nothing to mask and the end-of-archive zero blocks
- * with any zero padding after them. Chunks may split the archive anywhere; memory holds one file's content at a time.
+ * file is dropped (the pax header rewritten with its new length), other pax records kept. Every entry's name and link
+ * target go through `masker.maskText` too (see `maskName`); a masked one is written where readers take it (the pax
+ * record; the GNU long name's content; the ustar `prefix` and `name` if it fits them, else a new pax `path` record)
+ * and over every copy (the ustar fields under a pax record or long name hold it truncated, as GNU tar writes long
+ * names; the extended headers' own names become GNU's `././@PaxHeader` and `././@LongLink`). Directories, links and
+ * devices pass through byte for byte, as do files and names with nothing to mask and the end-of-archive zero blocks
+ * with any zero padding after them. Chunks may split the archive anywhere; memory holds one file's content (and its
+ * extended headers) at a time, and a digest of each name.
  *
  * Fails the stream with StreamMaskingError (and then on every call) for a header whose checksum does not match, a file
- * larger than `maxFileBytes`, binary content (not valid UTF-8, or with a NUL byte), sparse files, content under an
- * entry type that has none (or an unknown type), malformed pax records, anything but zeros after the end-of-archive
- * marker, more than `maxEntries` entries, and an archive that ends inside an entry. An archive that ends between
- * entries without its end-of-archive marker is passed on as it is (GNU tar and Go's archive/tar both read it).
+ * larger than `maxFileBytes`, binary content (not valid UTF-8, or with a NUL byte), a name or link target that is not
+ * UTF-8, two entries with different names that mask to the same name, sparse files, content under an entry type that
+ * has none (or an unknown type), malformed pax records or long names, two extended headers of a kind for one entry,
+ * extended headers with no entry after them, anything but zeros after the end-of-archive marker, more than
+ * `maxEntries` entries, and an archive that ends inside an entry. An archive that ends between entries without its
+ * end-of-archive marker is passed on as it is (GNU tar and Go's archive/tar both read it).
  *
- * The record counts masked values per file as `file[<index>]` (by detector or rule, as `maskText` gives them).
+ * The record counts masked values per file as `file[<index>]`, and in its name and link target as `file[<index>].name`
+ * and `file[<index>].linkname` (by detector or rule, as `maskText` gives them); a pax global header's, under the index
+ * of the entry it precedes.
  */
 export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}): ChunkMasker {
   const maxFileBytes = options.maxFileBytes ?? 16 * 1024 * 1024;
@@ -110,7 +211,12 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
   const headerBlock = new Uint8Array(BLOCK);
   let headerFill = 0;
   let entry: Entry | undefined;
-  let heldPax: HeldPax | undefined;
+  let held: Extensions | undefined;
+  /**
+   * The entries' masked names (less trailing slashes), by digest, with the digest of the name each had before masking
+   * and its index: at most `maxEntries`, of a fixed size whatever the names' lengths, and no name (PHI) kept.
+   */
+  const namesSeen = new Map<string, { original: string; index: number }>();
   /** The index of the next entry, which is also how many entries have begun. */
   let entries = 0;
   let started = false;
@@ -125,28 +231,34 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
 
   const finishEntry = (current: Entry, out: Uint8Array[]): void => {
     entry = undefined;
-    if (current.kind === 'pass') {
-      out.push(zeros(padding(current.size)));
-    } else if (current.kind === 'file') {
+    const content = current.buffer;
+    if (current.kind === 'file') {
       writeFile(current, out);
+    } else if (current.kind === 'longName' || current.kind === 'longLink') {
+      hold(current.kind, { header: current.header, content, changed: false });
     } else {
-      const content = current.buffer!;
       const pax = parsePax(content, fail);
       if (pax.records.some((record) => record.key.startsWith('GNU.sparse.'))) {
         fail('sparse files cannot be inspected');
       }
-      const sizeRecord = pax.records.find((record) => record.key === 'size');
-      if (current.kind === 'pax' && sizeRecord) {
-        heldPax = { header: current.header, content, records: pax.records, size: pax.size };
+      const hasSize = pax.records.some((record) => record.key === 'size');
+      if (current.kind === 'pax') {
+        hold('pax', { header: current.header, content, changed: false, records: pax.records, size: pax.size });
       } else {
-        if (current.kind === 'global' && sizeRecord) fail('a pax global header sets the size of every file');
-        out.push(current.header, content, zeros(padding(content.length)));
+        if (hasSize) fail('a pax global header sets the size of every file');
+        writeGlobal(current.header, content, pax.records, out);
       }
     }
   };
 
+  const hold = <K extends ExtensionKind>(kind: K, extension: NonNullable<Extensions[K]>): void => {
+    held ??= { order: [], renamed: false };
+    held.order.push(kind);
+    held[kind] = extension;
+  };
+
   const writeFile = (file: Entry, out: Uint8Array[]): void => {
-    const content = file.buffer!;
+    const content = file.buffer;
     let text: string | undefined;
     if (!content.includes(0)) {
       try {
@@ -165,22 +277,163 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
     if (output.length > MAX_OCTAL_SIZE) {
       fail(`${output.length} bytes of masked content exceed the header's size field`, index);
     }
-    if (file.pax) {
-      // The pax `size` would contradict the header's new size (pax records override the header), so it goes.
-      const kept = file.pax.records.filter((record) => record.key !== 'size');
-      if (kept.length > 0) {
-        const paxContent = concat(kept.map((record) => file.pax!.content.subarray(record.start, record.end)));
-        out.push(withSize(file.pax.header, paxContent.length), paxContent, zeros(padding(paxContent.length)));
-      }
-    }
+    // The pax `size` would contradict the header's new size (pax records override the header), so it goes.
+    writeExtensions(file.extensions, true, out);
     const header = output.length === file.headerSize ? file.header : withSize(file.header, output.length);
     out.push(header, output, zeros(padding(output.length)));
+  };
+
+  /** An entry's extended headers in the order they came; with `dropSize`, without a pax `size` record. */
+  const writeExtensions = (extensions: Extensions | undefined, dropSize: boolean, out: Uint8Array[]): void => {
+    if (!extensions) return;
+    for (const kind of extensions.order) {
+      const extension = extensions[kind]!;
+      if (kind === 'pax' && dropSize) {
+        const pax = extensions.pax!;
+        const kept = pax.records.filter((record) => record.key !== 'size');
+        if (kept.length < pax.records.length) {
+          if (kept.length === 0) continue;
+          setRecords(pax, kept);
+        }
+      }
+      let header = extension.header;
+      if (extensions.renamed) header = withName(header, kind === 'pax' ? PAX_HEADER_NAME : LONG_LINK_NAME);
+      if (extensions.renamed || extension.changed) header = withSize(header, extension.content.length);
+      out.push(header, extension.content, zeros(padding(extension.content.length)));
+    }
+  };
+
+  /** A pax global header, its `path` and `linkpath` records masked. */
+  const writeGlobal = (header: Uint8Array, content: Uint8Array, records: PaxRecord[], out: Uint8Array[]): void => {
+    const pax: PaxExtension = { header, content, changed: false, records, size: undefined };
+    for (const field of [NAME, LINKNAME]) {
+      const record = onlyRecord(pax, field.paxKey);
+      if (!record || record.value.length === 0) continue;
+      const name = decodeName(record.value, field.part);
+      const masked = maskEntryName(name, entries, field.part);
+      if (masked !== name) replaceRecord(pax, record, ENCODER.encode(masked));
+    }
+    out.push(
+      pax.changed ? withSize(header, pax.content.length) : header,
+      pax.content,
+      zeros(padding(pax.content.length)),
+    );
+  };
+
+  /** The pax header's one record with `key`; two fail the stream, as readers differ in which they take. */
+  const onlyRecord = (pax: PaxExtension, key: string): PaxRecord | undefined => {
+    const found = pax.records.filter((record) => record.key === key);
+    if (found.length > 1) fail(`a pax header has ${found.length} ${key} records`);
+    return found[0];
+  };
+
+  const decodeName = (bytes: Uint8Array, part: NamePart): string => {
+    let name: string | undefined;
+    try {
+      name = UTF8.decode(bytes);
+    } catch {
+      name = undefined;
+    }
+    // A NUL would end the name for tar; and maskName uses it.
+    if (name === undefined || name.includes('\0')) {
+      fail(`a ${part === 'name' ? 'name' : 'link target'} that is not UTF-8 text cannot be inspected`);
+    }
+    return name!;
+  };
+
+  /** A GNU long name's content: a C string, NULs after it allowed (GNU tar pads with them), anything else refused. */
+  const longNameOf = (content: Uint8Array): Uint8Array => {
+    const end = content.indexOf(0);
+    if (end < 0) return content;
+    if (!content.subarray(end).every((byte) => byte === 0)) fail('a GNU long name has bytes after its end');
+    return content.subarray(0, end);
+  };
+
+  /** `name` masked (maskName), what was masked counted as `file[<index>].<part>`. */
+  const maskEntryName = (name: string, index: number, part: NamePart): string =>
+    maskName(masker, name, options.context, (record) => recorder.addRecord(record, () => `file[${index}].${part}`));
+
+  /**
+   * Masks the entry's name or link target where a reader takes it, and, when that changes it, writes the masked one
+   * there and over every copy (see createTarMasker). `header` is the entry's, a copy written in place.
+   */
+  const maskNameField = (
+    field: NameField,
+    header: Uint8Array,
+    layout: UstarLayout,
+    extensions: Extensions,
+  ): MaskedName | undefined => {
+    const record = extensions.pax && onlyRecord(extensions.pax, field.paxKey);
+    const long = extensions[field.long];
+    const source = record ? record.value : long ? longNameOf(long.content) : ustarName(header, field, layout);
+    if (source.length === 0) {
+      // Readers would take the empty name over the ustar field's, which would then pass unmasked.
+      if (record || long) fail(record ? `an empty pax ${field.paxKey} record` : `an empty GNU long ${field.part}`);
+      return undefined;
+    }
+    const original = decodeName(source, field.part);
+    const masked = maskEntryName(original, entries, field.part);
+    if (masked === original) return { original, masked };
+    const bytes = ENCODER.encode(masked);
+    if (record) replaceRecord(extensions.pax!, record, bytes);
+    if (long) {
+      // A GNU long name is a C string: the name and a NUL, counted in the size.
+      long.content = concat([bytes, zeros(1)]);
+      long.changed = true;
+    }
+    if (record || long || !fitUstar(header, field, layout, bytes)) {
+      if (!record && !long) {
+        extensions.pax ??= newPaxExtension(header, extensions);
+        addRecord(extensions.pax, field.paxKey, bytes);
+      }
+      // Readers take the name from the record or long name; the field keeps what fits of the masked one.
+      setUstarName(header, field, layout, truncateUtf8(bytes, field === NAME ? NAME_LENGTH : LINKNAME_LENGTH));
+    }
+    extensions.renamed = true;
+    return { original, masked };
+  };
+
+  const newPaxExtension = (entryHeader: Uint8Array, extensions: Extensions): PaxExtension => {
+    extensions.order.push('pax');
+    return {
+      header: paxHeaderFor(entryHeader),
+      content: new Uint8Array(0),
+      changed: true,
+      records: [],
+      size: undefined,
+    };
+  };
+
+  /** The entry's header and extended headers with its name and link target masked; the header copied if changed. */
+  const nameEntry = (header: Uint8Array, extensions: Extensions | undefined): [Uint8Array, Extensions | undefined] => {
+    const named = header.slice();
+    const layout = ustarLayout(header);
+    const own = extensions ?? { order: [], renamed: false };
+    const name = maskNameField(NAME, named, layout, own);
+    maskNameField(LINKNAME, named, layout, own);
+    if (name) checkCollision(name);
+    if (!own.renamed) return [header, extensions];
+    writeChecksum(named);
+    return [named, own];
+  };
+
+  /** Two entries with different names must not mask to one: extracted, the second would overwrite the first. */
+  const checkCollision = ({ original, masked }: MaskedName): void => {
+    const key = nameDigest(masked);
+    const originalKey = masked === original ? key : nameDigest(original);
+    const seen = namesSeen.get(key);
+    if (!seen) namesSeen.set(key, { original: originalKey, index: entries });
+    else if (seen.original !== originalKey) {
+      fail(
+        `the masked names of entries ${seen.index} and ${entries} collide: extracted, one would overwrite the other`,
+      );
+    }
   };
 
   const startEntry = (header: Uint8Array, out: Uint8Array[]): void => {
     if (header.every((byte) => byte === 0)) {
       // End of archive: two zero blocks, then zeros to the end of tar's record.
-      flushHeldPax(out);
+      if (held) fail('extended headers are not followed by their entry');
       ended = true;
       out.push(header);
       return;
@@ -189,42 +442,57 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
     const type = header[TYPEFLAG_OFFSET]!;
     const headerSize = parseSize(header.subarray(SIZE_OFFSET, SIZE_OFFSET + SIZE_LENGTH));
     if (headerSize === undefined) fail('header size field is not a number');
-    const base = { header, index: entries, headerSize: headerSize!, read: 0 };
-    let next: Entry;
-    if (type === PAX_HEADER || type === PAX_GLOBAL_HEADER || GNU_LONG_NAMES.has(type)) {
-      if (heldPax) fail('a pax size record is not followed by its file');
-      if (headerSize! > maxFileBytes) fail(`${headerSize} bytes of header extension are too large to inspect`);
-      if (GNU_LONG_NAMES.has(type)) {
-        out.push(header);
-        next = { ...base, kind: 'pass', size: headerSize!, padding: padding(headerSize!) };
-      } else {
-        const kind = type === PAX_HEADER ? 'pax' : 'global';
-        next = { ...base, kind, size: headerSize!, buffer: new Uint8Array(headerSize!), padding: padding(headerSize!) };
+    const size = headerSize!;
+    const extensionKind = EXTENSION_TYPES.get(type);
+    if (extensionKind) {
+      if (extensionKind === 'global') {
+        if (held) fail("a pax global header comes between an entry's extended headers and the entry");
+      } else if (held?.[extensionKind]) {
+        fail(`two ${EXTENSION_NAMES[extensionKind]} for one entry`);
       }
-    } else {
-      if (entries >= maxEntries) fail(`the archive has more than ${maxEntries} entries`);
-      const pax = heldPax;
-      heldPax = undefined;
-      const size = pax?.size ?? headerSize!;
-      if (FILE_TYPES.has(type)) {
-        if (size > maxFileBytes) fail(`${size} bytes is too large to inspect (maxFileBytes ${maxFileBytes})`);
-        next = { ...base, kind: 'file', size, pax, buffer: new Uint8Array(size), padding: padding(size) };
-      } else {
-        if (size > 0) fail(`${size} bytes under entry type ${typeName(type)} cannot be inspected`);
-        if (pax) out.push(pax.header, pax.content, zeros(padding(pax.content.length)));
-        out.push(header);
-        next = { ...base, kind: 'pass', size: 0, padding: 0 };
-      }
-      entries += 1;
+      if (size > maxFileBytes) fail(`${size} bytes of header extension are too large to inspect`);
+      const next: Entry = {
+        kind: extensionKind,
+        header,
+        index: entries,
+        size,
+        headerSize: size,
+        buffer: new Uint8Array(size),
+        read: 0,
+        padding: padding(size),
+      };
+      if (size === 0) finishEntry(next, out);
+      else entry = next;
+      return;
     }
-    if (next.size === 0) finishEntry(next, out);
-    else entry = next;
-  };
-
-  const flushHeldPax = (out: Uint8Array[]): void => {
-    if (!heldPax) return;
-    out.push(heldPax.header, heldPax.content, zeros(padding(heldPax.content.length)));
-    heldPax = undefined;
+    if (entries >= maxEntries) fail(`the archive has more than ${maxEntries} entries`);
+    const contentSize = held?.pax?.size ?? size;
+    const [named, extensions] = nameEntry(header, held);
+    held = undefined;
+    const index = entries;
+    entries += 1;
+    if (FILE_TYPES.has(type)) {
+      if (contentSize > maxFileBytes) {
+        fail(`${contentSize} bytes is too large to inspect (maxFileBytes ${maxFileBytes})`, index);
+      }
+      const next: Entry = {
+        kind: 'file',
+        header: named,
+        index,
+        size: contentSize,
+        headerSize: size,
+        extensions,
+        buffer: new Uint8Array(contentSize),
+        read: 0,
+        padding: padding(contentSize),
+      };
+      if (contentSize === 0) finishEntry(next, out);
+      else entry = next;
+    } else {
+      if (contentSize > 0) fail(`${contentSize} bytes under entry type ${typeName(type)} cannot be inspected`, index);
+      writeExtensions(extensions, false, out);
+      out.push(named);
+    }
   };
 
   const readChunk = (chunk: Uint8Array, out: Uint8Array[]): void => {
@@ -250,10 +518,8 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
       }
       if (current.read < current.size) {
         const taken = Math.min(current.size - current.read, chunk.length - offset);
-        const piece = chunk.subarray(offset, offset + taken);
         // A copy: the transport may reuse its buffer once push returns.
-        if (current.buffer) current.buffer.set(piece, current.read);
-        else out.push(piece.slice());
+        current.buffer.set(chunk.subarray(offset, offset + taken), current.read);
         current.read += taken;
         offset += taken;
       } else {
@@ -288,16 +554,168 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
       });
     },
     end() {
-      return guarded((out) => {
+      return guarded(() => {
         if (!started || ended) return;
         if (entry || headerFill > 0) fail('the archive ends inside an entry');
-        flushHeldPax(out);
+        if (held) fail('extended headers are not followed by their entry');
       });
     },
     get record(): MaskingRecord {
       return recorder.toRecord();
     },
   };
+}
+
+/**
+ * A file name or link target masked by `masker.maskText`, in up to three passes, each on the last one's output: with
+ * the dot before each path component's last extension set apart (taken as a NUL, which the detectors see as a boundary
+ * and a tar name cannot hold), so `123-45-6789.pdf` shows an SSN and `jane.doe@example.org.json` an email with its
+ * `.json` kept; with every trailing extension's dot set apart (`123-45-6789.tar.gz`); and as it is (a directory named
+ * `jane.doe@example.org`). A pass whose text is the last one's is skipped. `count` gets each pass's record.
+ */
+function maskName(
+  masker: Masker,
+  name: string,
+  context: MaskContext | undefined,
+  count: (record: MaskingRecord) => void,
+): string {
+  let value = name;
+  let previous: string | undefined;
+  for (const view of NAME_VIEWS) {
+    const text = view ? value.replace(view, '\0') : value;
+    if (text === previous) continue;
+    previous = text;
+    const masked = masker.maskText(text, context);
+    if (masked.record.total === 0) continue;
+    count(masked.record);
+    value = masked.value.replaceAll('\0', '.');
+  }
+  return value;
+}
+
+/** A digest of a name less its trailing slashes (GNU tar writes directories with one), compared for collisions. */
+function nameDigest(name: string): string {
+  let end = name.length;
+  while (end > 1 && name.charCodeAt(end - 1) === SLASH) end -= 1;
+  return createHash('sha256').update(name.slice(0, end)).digest().toString('latin1', 0, 16);
+}
+
+function ustarLayout(header: Uint8Array): UstarLayout {
+  if (!startsWith(header, MAGIC_OFFSET, USTAR_MAGIC)) return { prefixLength: 0 };
+  return {
+    prefixLength: startsWith(header, BLOCK - STAR_MAGIC.length, STAR_MAGIC) ? STAR_PREFIX_LENGTH : PREFIX_LENGTH,
+  };
+}
+
+function startsWith(bytes: Uint8Array, offset: number, expected: Uint8Array): boolean {
+  return expected.every((byte, at) => bytes[offset + at] === byte);
+}
+
+/** A NUL-terminated field's bytes (all of it when it has no NUL). */
+function cField(header: Uint8Array, offset: number, length: number): Uint8Array {
+  const field = header.subarray(offset, offset + length);
+  const end = field.indexOf(0);
+  return end < 0 ? field : field.subarray(0, end);
+}
+
+/** The name (prefix, `/`, name) or link target the ustar fields give. */
+function ustarName(header: Uint8Array, field: NameField, layout: UstarLayout): Uint8Array {
+  if (field === LINKNAME) return cField(header, LINKNAME_OFFSET, LINKNAME_LENGTH);
+  const name = cField(header, NAME_OFFSET, NAME_LENGTH);
+  const prefix = layout.prefixLength > 0 ? cField(header, PREFIX_OFFSET, layout.prefixLength) : new Uint8Array(0);
+  return prefix.length === 0 ? name : concat([prefix, Uint8Array.of(SLASH), name]);
+}
+
+/** Writes `bytes` to the ustar name fields (name, prefix cleared) or link target field. */
+function setUstarName(header: Uint8Array, field: NameField, layout: UstarLayout, bytes: Uint8Array): void {
+  if (field === LINKNAME) {
+    setField(header, LINKNAME_OFFSET, LINKNAME_LENGTH, bytes);
+  } else {
+    setField(header, NAME_OFFSET, NAME_LENGTH, bytes);
+    if (layout.prefixLength > 0) setField(header, PREFIX_OFFSET, layout.prefixLength, new Uint8Array(0));
+  }
+}
+
+/**
+ * Writes `bytes` to the ustar fields if they hold it: a link target of up to 100 bytes; a name of up to 100 bytes, or
+ * in a POSIX header split at a `/` into a prefix and a name that fit (POSIX ustar). False when they cannot.
+ */
+function fitUstar(header: Uint8Array, field: NameField, layout: UstarLayout, bytes: Uint8Array): boolean {
+  if (bytes.length <= (field === LINKNAME ? LINKNAME_LENGTH : NAME_LENGTH)) {
+    setUstarName(header, field, layout, bytes);
+    return true;
+  }
+  if (field === LINKNAME) return false;
+  for (let slash = Math.max(1, bytes.length - NAME_LENGTH - 1); slash <= layout.prefixLength; slash += 1) {
+    if (bytes[slash] === SLASH && slash < bytes.length - 1) {
+      setField(header, NAME_OFFSET, NAME_LENGTH, bytes.subarray(slash + 1));
+      setField(header, PREFIX_OFFSET, layout.prefixLength, bytes.subarray(0, slash));
+      return true;
+    }
+  }
+  return false;
+}
+
+function setField(header: Uint8Array, offset: number, length: number, bytes: Uint8Array): void {
+  header.fill(0, offset, offset + length);
+  header.set(bytes, offset);
+}
+
+/** At most `length` bytes of UTF-8, cut before a character rather than inside one. */
+function truncateUtf8(bytes: Uint8Array, length: number): Uint8Array {
+  if (bytes.length <= length) return bytes;
+  let end = length;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end -= 1;
+  return bytes.subarray(0, end);
+}
+
+/** A pax header (POSIX ustar) for an entry whose masked name needs a record: GNU tar's name, the entry's mtime. */
+function paxHeaderFor(entryHeader: Uint8Array): Uint8Array {
+  const header = new Uint8Array(BLOCK);
+  header.set(PAX_HEADER_NAME, NAME_OFFSET);
+  header.set(ENCODER.encode('0000644\0'), MODE_OFFSET);
+  header.set(ENCODER.encode('0000000\0'), UID_OFFSET);
+  header.set(ENCODER.encode('0000000\0'), GID_OFFSET);
+  header.set(entryHeader.subarray(MTIME_OFFSET, MTIME_OFFSET + MTIME_LENGTH), MTIME_OFFSET);
+  header[TYPEFLAG_OFFSET] = PAX_HEADER;
+  header.set(POSIX_MAGIC, MAGIC_OFFSET);
+  return header;
+}
+
+/** A copy of an extended header with `name` for its own name (and no prefix). */
+function withName(header: Uint8Array, name: Uint8Array): Uint8Array {
+  const copy = header.slice();
+  setUstarName(copy, NAME, ustarLayout(copy), name);
+  return copy;
+}
+
+/** Replaces `record` with one of the same key and `value`. */
+function replaceRecord(pax: PaxExtension, record: PaxRecord, value: Uint8Array): void {
+  setRecords(
+    pax,
+    pax.records.map((each) => (each === record ? paxRecord(record.key, value) : each)),
+  );
+}
+
+function addRecord(pax: PaxExtension, key: string, value: Uint8Array): void {
+  setRecords(pax, [...pax.records, paxRecord(key, value)]);
+}
+
+function setRecords(pax: PaxExtension, records: PaxRecord[]): void {
+  pax.records = records;
+  pax.content = concat(records.map((record) => record.bytes));
+  pax.changed = true;
+}
+
+/** `<length> <key>=<value>\n`, the length counting the whole record, its own digits included (POSIX pax). */
+function paxRecord(key: string, value: Uint8Array): PaxRecord {
+  const keyBytes = ENCODER.encode(key);
+  const rest = keyBytes.length + value.length + 3; // the space, `=` and newline
+  let length = rest + String(rest).length;
+  while (rest + String(length).length !== length) length = rest + String(length).length;
+  const head = ENCODER.encode(`${length} ${key}=`);
+  const bytes = concat([head, value, Uint8Array.of(NEWLINE)]);
+  return { key, bytes, value: bytes.subarray(head.length, bytes.length - 1) };
 }
 
 function padding(size: number): number {
@@ -373,14 +791,19 @@ function checksumMatches(header: Uint8Array): boolean {
   return stored === unsigned || stored === signed;
 }
 
-/** A copy of `header` with a new size (11 octal digits and a NUL) and checksum (6 octal digits, NUL, space), as GNU tar writes them. */
+/** A copy of `header` with a new size (11 octal digits and a NUL, as GNU tar writes it) and its checksum. */
 function withSize(header: Uint8Array, size: number): Uint8Array {
   const copy = header.slice();
   copy.set(ENCODER.encode(`${size.toString(8).padStart(SIZE_LENGTH - 1, '0')}\0`), SIZE_OFFSET);
-  copy.fill(SPACE, CHECKSUM_OFFSET, CHECKSUM_OFFSET + CHECKSUM_LENGTH);
-  const sum = copy.reduce((total, byte) => total + byte, 0);
-  copy.set(ENCODER.encode(`${sum.toString(8).padStart(6, '0')}\0 `), CHECKSUM_OFFSET);
-  return copy;
+  return writeChecksum(copy);
+}
+
+/** Writes `header`'s checksum (6 octal digits, NUL, space, as GNU tar writes it) into it; returns it. */
+function writeChecksum(header: Uint8Array): Uint8Array {
+  header.fill(SPACE, CHECKSUM_OFFSET, CHECKSUM_OFFSET + CHECKSUM_LENGTH);
+  const sum = header.reduce((total, byte) => total + byte, 0);
+  header.set(ENCODER.encode(`${sum.toString(8).padStart(6, '0')}\0 `), CHECKSUM_OFFSET);
+  return header;
 }
 
 /** Parses pax records, `<length> <key>=<value>\n` each, the length counting the whole record in bytes (POSIX pax). */
@@ -415,7 +838,7 @@ function parsePax(
       else if (/^\d{1,15}$/.test(value)) size = Number(value);
       else fail('malformed pax size record');
     }
-    records.push({ key, start: offset, end });
+    records.push({ key, bytes: content.subarray(offset, end), value: content.subarray(equals + 1, end - 1) });
     offset = end;
   }
   return { records, size };

@@ -16,6 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTextScanner } from '../../shared/masking/detectors.ts';
+import { createMasker } from '../../shared/masking/masker.ts';
+import { MaskingConfigSchema } from '../../shared/masking/rules.ts';
 import { StreamMaskingError } from '../../shared/masking/streams.ts';
 import { createTarMasker, type TarMaskerOptions } from '../../shared/masking/tar.ts';
 import { defaultMasker } from '../fixtures/phi/run-masker.ts';
@@ -63,8 +66,8 @@ function archive(root: string, format: string): Buffer {
 }
 
 /** Pushes `bytes` cut at `cuts` through a tar masker; returns the output and the masker. */
-function maskArchive(bytes: Uint8Array, cuts: number[] = [], options: TarMaskerOptions = {}) {
-  const stream = createTarMasker(masker, options);
+function maskArchive(bytes: Uint8Array, cuts: number[] = [], options: TarMaskerOptions = {}, using = masker) {
+  const stream = createTarMasker(using, options);
   const out: Uint8Array[] = [];
   let start = 0;
   for (const cut of [...cuts].sort((a, b) => a - b)) {
@@ -306,5 +309,248 @@ describe('tar masker, pax size records', () => {
     const malformed = Buffer.from('99 path=x\n');
     const malformedArchive = Buffer.concat([entry(ustarHeader('PaxHeaders/x', 'x', malformed.length), malformed)]);
     expect(() => maskArchive(malformedArchive)).toThrow(/malformed pax header record/);
+  });
+});
+
+/** `tar tf` of an archive, one name a line. */
+function listing(bytes: Uint8Array): string[] {
+  return execFileSync('tar', ['tf', '-', '--quoting-style=literal'], { input: bytes }).toString().trim().split('\n');
+}
+
+/** An SSN redacted: one byte longer than the SSN. */
+const MASKED_SSN = '[MASKED:SSN]';
+/** 86 `d`s after `tree/` put the SSN across the 100th byte, where GNU tar cuts a long name for the ustar field. */
+const ACROSS_100 = `tree/${'d'.repeat(86)}/${SSN}`;
+const LONG_BASENAME = `${'e'.repeat(150)}.txt`;
+
+/** A file, a hard link and a symlink whose names hold identifiers; `long`: a name and link target tar cannot fit. */
+function namedTree(long: boolean): string {
+  const root = tempDir();
+  const tree = join(root, 'tree');
+  mkdirSync(join(tree, 'intake'), { recursive: true });
+  writeFileSync(join(tree, 'intake', `${SSN}.pdf`), `ssn ${SSN}\n`);
+  linkSync(join(tree, 'intake', `${SSN}.pdf`), join(tree, 'intake', 'copy.pdf'));
+  writeFileSync(join(tree, `${EMAIL}.json`), '{"ok":true}\n');
+  symlinkSync(`${EMAIL}.json`, join(tree, 'contact'));
+  if (long) {
+    mkdirSync(join(root, ACROSS_100), { recursive: true });
+    writeFileSync(join(root, ACROSS_100, LONG_BASENAME), `call ${PHONE}\n`);
+    symlinkSync(`${SSN}/${LONG_BASENAME}`, join(root, 'tree', 'd'.repeat(86), 'long-link'));
+  }
+  return root;
+}
+
+describe.each(['gnu', 'ustar', 'pax'])('tar masker, names in %s archives from GNU tar', (format) => {
+  it('masks an SSN in a name and an email in a link target: tar lists and extracts them, the SSN is nowhere', () => {
+    const input = archive(namedTree(false), format);
+    expect(input.includes(SSN)).toBe(true);
+    const { output, stream } = maskArchive(input);
+
+    expect(output.includes(SSN)).toBe(false);
+    expect(output.includes(EMAIL)).toBe(false);
+    const names = listing(output);
+    expect(names).toContain(`tree/intake/${MASKED_SSN}.pdf`);
+    expect(names).toContain('tree/[MASKED:EMAIL].json');
+    const tree = join(extract(output), 'tree');
+    expect(readFileSync(join(tree, 'intake', `${MASKED_SSN}.pdf`), 'utf8')).toBe(`ssn ${MASKED_SSN}\n`);
+    expect(statSync(join(tree, 'intake', 'copy.pdf')).ino).toBe(
+      statSync(join(tree, 'intake', `${MASKED_SSN}.pdf`)).ino,
+    );
+    expect(readlinkSync(join(tree, 'contact'))).toBe('[MASKED:EMAIL].json');
+    expect(readFileSync(join(tree, 'contact'), 'utf8')).toBe('{"ok":true}\n');
+
+    const index = listing(input).indexOf(`tree/intake/${SSN}.pdf`);
+    expect(stream.record.entries).toContainEqual({ path: `file[${index}].name`, by: 'detector:ssn', count: 1 });
+    expect(stream.record.entries).toContainEqual({ path: `file[${index}]`, by: 'detector:ssn', count: 1 });
+    const link = listing(input).indexOf('tree/contact');
+    expect(stream.record.entries).toContainEqual({ path: `file[${link}].linkname`, by: 'detector:email', count: 1 });
+  });
+
+  it('masks a name that grows past 100 bytes: split into the ustar prefix, or under a new pax header', () => {
+    const root = tempDir();
+    const name = `tree/${'c'.repeat(79)}/${SSN}.txt`;
+    expect(Buffer.byteLength(name)).toBe(100);
+    mkdirSync(join(root, 'tree', 'c'.repeat(79)), { recursive: true });
+    writeFileSync(join(root, name), 'nothing\n');
+    const { output } = maskArchive(archive(root, format));
+
+    expect(output.includes(SSN)).toBe(false);
+    expect(listing(output)).toContain(`tree/${'c'.repeat(79)}/${MASKED_SSN}.txt`);
+    expect(readFileSync(join(extract(output), `tree/${'c'.repeat(79)}/${MASKED_SSN}.txt`), 'utf8')).toBe('nothing\n');
+    // GNU headers have no prefix field: the masked name needs a pax header there.
+    expect(output.includes(paxRecord('path', `tree/${'c'.repeat(79)}/${MASKED_SSN}.txt`))).toBe(format === 'gnu');
+  });
+
+  it('passes names with nothing to mask byte for byte, long ones and link targets included', () => {
+    const root = tempDir();
+    const dir = join(root, 'tree', LONG_DIR, 'b'.repeat(90));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'plain.txt'), 'nothing here\n');
+    // ustar holds no link target over 100 bytes.
+    if (format !== 'ustar') {
+      symlinkSync(join(LONG_DIR, 'b'.repeat(90), 'plain.txt'), join(root, 'tree', 'link'));
+      linkSync(join(dir, 'plain.txt'), join(root, 'tree', 'hard.txt'));
+    }
+    const plain = archive(root, format);
+    expect(maskArchive(plain).output.equals(plain)).toBe(true);
+  });
+
+  it('masks its own output to the same bytes', () => {
+    const { output } = maskArchive(archive(namedTree(format !== 'ustar'), format));
+    const again = maskArchive(output);
+    expect(again.output.equals(output)).toBe(true);
+    expect(again.stream.record.total).toBe(0);
+  });
+
+  it('gives the same output whatever the chunks, a byte at a time included (property)', () => {
+    const input = archive(namedTree(format !== 'ustar'), format);
+    const { output } = maskArchive(input);
+    expect(
+      maskArchive(
+        input,
+        Array.from({ length: input.length - 1 }, (_, at) => at + 1),
+      ).output.equals(output),
+    ).toBe(true);
+    fc.assert(
+      fc.property(cutsOf(input.length), (cuts) => {
+        expect(maskArchive(input, cuts).output.equals(output)).toBe(true);
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
+
+describe.each(['gnu', 'pax'])('tar masker, long names in %s archives from GNU tar', (format) => {
+  it('masks long names and link targets (GNU long names, pax records) and every truncated copy of them', () => {
+    const input = archive(namedTree(true), format);
+    const { output } = maskArchive(input);
+
+    // The ustar name field held the name's first 100 bytes, the SSN cut at `123-45-6`.
+    expect(input.includes(SSN.slice(0, 8))).toBe(true);
+    expect(output.includes(SSN.slice(0, 8))).toBe(false);
+    expect(output.includes(PHONE)).toBe(false);
+    const masked = `tree/${'d'.repeat(86)}/${MASKED_SSN}/${LONG_BASENAME}`;
+    expect(listing(output)).toContain(masked);
+    const extracted = extract(output);
+    expect(readFileSync(join(extracted, masked), 'utf8')).toBe('call [MASKED:PHONE]\n');
+    const link = join(extracted, 'tree', 'd'.repeat(86), 'long-link');
+    expect(readlinkSync(link)).toBe(`${MASKED_SSN}/${LONG_BASENAME}`);
+    expect(readFileSync(link, 'utf8')).toBe('call [MASKED:PHONE]\n');
+  });
+});
+
+describe('tar masker, names that collide or cannot be inspected', () => {
+  /** Two files in `a/` whose names hold two valid SSNs (areas 123 and 234). */
+  function twoSsns(format: string): Buffer {
+    const root = tempDir();
+    mkdirSync(join(root, 'tree', 'a'), { recursive: true });
+    writeFileSync(join(root, 'tree', 'a', `${SSN}.txt`), 'one\n');
+    writeFileSync(join(root, 'tree', 'a', '234-56-7890.txt'), 'two\n');
+    return archive(root, format);
+  }
+
+  it.each(['gnu', 'pax'])('refuses two names that redact to one, by entry index (%s)', (format) => {
+    const input = twoSsns(format);
+    const entries = listing(input);
+    const [first, second] = [`tree/a/${SSN}.txt`, 'tree/a/234-56-7890.txt']
+      .map((name) => entries.indexOf(name))
+      .sort((a, b) => a - b);
+    const message = `tar entry ${second}: the masked names of entries ${first} and ${second} collide: extracted, one would overwrite the other`;
+    expect(() => maskArchive(input)).toThrow(expect.objectContaining({ name: 'StreamMaskingError', message }));
+  });
+
+  it('lets names that mask apart through (a partial rule keeps the last four digits)', () => {
+    const rules = MaskingConfigSchema.parse({
+      rules: [{ name: 'ssn-tail', detectors: ['ssn'], action: 'partial', keepLast: 4 }],
+    });
+    const partial = createMasker(rules, { scanner: createTextScanner(rules.detectors) });
+    const { output } = maskArchive(twoSsns('gnu'), [], {}, partial);
+    expect(regularFiles(join(extract(output), 'tree')).sort()).toEqual([
+      'a/[MASKED:SSN:…6789].txt',
+      'a/[MASKED:SSN:…7890].txt',
+    ]);
+  });
+
+  it('lets an entry repeat its own name (GNU tar archives a file given twice as a hard link to itself)', () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'tree', 'a'), { recursive: true });
+    writeFileSync(join(root, 'tree', 'a', `${SSN}.txt`), 'one\n');
+    const input = execFileSync('tar', ['cf', '-', '-C', root, 'tree', `tree/a/${SSN}.txt`]);
+    const names = listing(maskArchive(input).output);
+    expect(names.filter((name) => name === `tree/a/${MASKED_SSN}.txt`)).toHaveLength(2);
+  });
+
+  it.each(['gnu', 'pax'])('refuses a name that is not UTF-8, passing none of it on (%s)', (format) => {
+    const root = tempDir();
+    mkdirSync(join(root, 'tree'));
+    writeFileSync(Buffer.from(join(root, 'tree', `caf\xe9 ${SSN}`), 'latin1'), 'text\n');
+    const input = archive(root, format);
+    const stream = createTarMasker(masker);
+    const out: Uint8Array[] = [];
+    expect(() => {
+      for (let at = 0; at < input.length; at += 512) out.push(...stream.push(input.subarray(at, at + 512)));
+    }).toThrow(/^tar entry 1: a name that is not UTF-8 text cannot be inspected$/);
+    expect(Buffer.concat(out).includes(SSN)).toBe(false);
+  });
+});
+
+describe('tar masker, where identifiers stand in a name', () => {
+  it('finds them before an extension, before several, and in a whole component, each extension kept', () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'tree', EMAIL), { recursive: true });
+    writeFileSync(join(root, 'tree', EMAIL, 'notes.txt'), 'text\n');
+    writeFileSync(join(root, 'tree', `${SSN}.tar.gz`), 'text\n');
+    writeFileSync(join(root, 'tree', `${EMAIL}.json`), 'text\n');
+    const names = listing(maskArchive(archive(root, 'gnu')).output);
+    expect(names.sort()).toEqual([
+      'tree/',
+      'tree/[MASKED:EMAIL].json',
+      'tree/[MASKED:EMAIL]/',
+      'tree/[MASKED:EMAIL]/notes.txt',
+      `tree/${MASKED_SSN}.tar.gz`,
+    ]);
+  });
+});
+
+describe('tar masker, names in pax records', () => {
+  it('rewrites a path record whose length gains a digit, and tar reads it', () => {
+    // 90 bytes of value make a 99-byte record; masked, the SSN grows by one and the record to 101 bytes.
+    const name = `tree/${'p'.repeat(73)}/${SSN}`;
+    expect(paxRecord('path', name).startsWith('99 ')).toBe(true);
+    const pax = Buffer.from(paxRecord('path', name) + paxRecord('uid', '7'));
+    const bytes = Buffer.concat([
+      entry(ustarHeader('tree/PaxHeaders/x', 'x', pax.length), pax),
+      entry(ustarHeader(name.slice(0, 100), '0', 5), Buffer.from('text\n')),
+      Buffer.alloc(1024),
+    ]);
+    const { output } = maskArchive(bytes, [3, 600, 1100]);
+    const masked = `tree/${'p'.repeat(73)}/${MASKED_SSN}`;
+    expect(paxRecord('path', masked).startsWith('101 ')).toBe(true);
+    expect(output.includes(paxRecord('path', masked) + paxRecord('uid', '7'))).toBe(true);
+    expect(output.includes(SSN)).toBe(false);
+    expect(readFileSync(join(extract(output), masked), 'utf8')).toBe('text\n');
+  });
+
+  it('masks path and linkpath records in a pax global header', () => {
+    const global = Buffer.from(paxRecord('path', `g/${SSN}`) + paxRecord('linkpath', `g/${EMAIL}`));
+    const bytes = Buffer.concat([
+      entry(ustarHeader('GlobalHead.0.1', 'g', global.length), global),
+      entry(ustarHeader('tree/', '5', 0), Buffer.alloc(0)),
+      Buffer.alloc(1024),
+    ]);
+    const { output, stream } = maskArchive(bytes);
+    expect(output.includes(paxRecord('path', `g/${MASKED_SSN}`) + paxRecord('linkpath', 'g/[MASKED:EMAIL]'))).toBe(
+      true,
+    );
+    expect(stream.record.entries).toEqual([
+      { path: 'file[0].name', by: 'detector:ssn', count: 1 },
+      { path: 'file[0].linkname', by: 'detector:email', count: 1 },
+    ]);
+  });
+
+  it('refuses extended headers with no entry after them', () => {
+    const pax = Buffer.from(paxRecord('path', 'a.txt'));
+    const bytes = Buffer.concat([entry(ustarHeader('PaxHeaders/x', 'x', pax.length), pax), Buffer.alloc(1024)]);
+    expect(() => maskArchive(bytes)).toThrow(/^tar entry 0: extended headers are not followed by their entry$/);
   });
 });
