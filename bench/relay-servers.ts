@@ -2,10 +2,14 @@
  * The servers of bench/relay.ts, each in a process of its own so that its CPU time is its own: `api` is the project's
  * Kubernetes API test server over TLS with the corpus generator's intake pods; `relay` is the relay of
  * test/support/relay.ts (masking on, the example guardrails) in front of it, its events going through the real
- * AuditLog (hash chain, secret check) onto an in-memory chain store. Both are forked with an IPC channel: they send
- * what the bench needs to reach them and answer its commands (a pod update, a GC and memory reading, a CPU profile).
+ * AuditLog (hash chain, secret check) onto an in-memory chain store; `node-proxy` is the least a relay in Node.js does
+ * (TLS to the client, undici to the API server, the body piped through: no gate, masking or audit), the floor the
+ * relay's own work stands on. They are forked with an IPC channel: they send what the bench needs to reach them and
+ * answer its commands (a pod update, a GC and memory reading, a CPU profile).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { pipeline } from 'node:stream/promises';
 import { Session } from 'node:inspector/promises';
 import { systemClock, ulidIds } from '#shared/adapters/system.ts';
 import { AuditLog } from '#shared/audit/audit-log.ts';
@@ -32,6 +36,13 @@ export interface ApiReady extends ExternalApiServer {
   resourceVersion: string;
   /** Bytes of the 500-pod list as the API server sends it. */
   listBytes: number;
+}
+
+export interface NodeProxyReady {
+  kind: 'node-proxy-ready';
+  pid: number;
+  url: string;
+  ca: string;
 }
 
 export interface RelayReady {
@@ -181,9 +192,55 @@ async function runRelay(upstream: ExternalApiServer): Promise<void> {
   send({ kind: 'relay-ready', pid: process.pid, url: harness.url, ca: harness.ca, token } satisfies RelayReady);
 }
 
+/** Hop-by-hop headers (RFC 9110 section 7.6.1), and the client's credential: the proxy sends the API server's own. */
+const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'authorization']);
+
+async function runNodeProxy(upstream: ExternalApiServer): Promise<void> {
+  const { Pool } = await import('undici');
+  const pool = new Pool(upstream.url, { connections: 128, connect: { ca: upstream.ca } });
+  const certificate = await selfSignedCertificate(['127.0.0.1']);
+  const server = createServer({ ...certificate, keepAliveTimeout: 5000 }, (req, res) => {
+    const headers: Record<string, string | string[]> = { authorization: `Bearer ${upstream.token}` };
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = value;
+    }
+    void (async () => {
+      try {
+        const answer = await pool.request({ method: req.method as 'GET', path: req.url!, headers });
+        const out: Record<string, string | string[]> = {};
+        for (const [name, value] of Object.entries(answer.headers)) {
+          if (value !== undefined && !NOT_FORWARDED.has(name)) out[name] = value;
+        }
+        res.writeHead(answer.statusCode, out);
+        await pipeline(answer.body, res);
+      } catch {
+        if (!res.headersSent) res.writeHead(502).end();
+        else res.destroy();
+      }
+    })();
+  });
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  process.on('message', (message: ChildCommand) => {
+    if (message.command === 'stop') {
+      server.closeAllConnections();
+      server.close();
+      void pool.close().then(() => process.exit(0));
+    } else send({ id: message.id, error: `the Node.js proxy does not answer ${message.command}` });
+  });
+  const port = (server.address() as { port: number }).port;
+  send({
+    kind: 'node-proxy-ready',
+    pid: process.pid,
+    url: `https://127.0.0.1:${port}`,
+    ca: certificate.cert,
+  } satisfies NodeProxyReady);
+}
+
 const role = process.argv[2];
 if (role === 'api') {
   await runApi(process.argv[3]!, Number(process.argv[4]));
 } else if (role === 'relay') {
   await runRelay(JSON.parse(process.argv[3]!) as ExternalApiServer);
+} else if (role === 'node-proxy') {
+  await runNodeProxy(JSON.parse(process.argv[3]!) as ExternalApiServer);
 }

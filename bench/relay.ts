@@ -1,12 +1,14 @@
 /**
  * The relay (issue 6) against the API server directly and against `kubectl proxy`, in one run on loopback:
  * - requests/s and p50/p99 latency at 1 and 64 clients for a small GET (one pod) and a 500-pod list page, for
- *   (a) the API server directly, (b) `kubectl proxy` in front of it (Go's reverse proxy: the reference) and (c) the
- *   relay with masking on; the three interleaved round by round, so they share the machine's state;
+ *   (a) the API server directly, (b) `kubectl proxy` in front of it (Go's reverse proxy: the reference), (c) the least
+ *   a relay in Node.js does (TLS in, undici out, no gate, masking or audit: the floor under the relay's own work) and
+ *   (d) the relay with masking on; the four interleaved round by round, so they share the machine's state;
  * - the CPU each process spent per request (from /proc), so a 2-core machine's shares can be told apart;
  * - the relay's memory per idle keep-alive connection and per open watch (its RSS after a GC, before and after);
  * - where the relay's time goes: V8's CPU profiler on the relay during the 64-client list, summed by bench/masking.ts.
- * Every server runs in a process of its own (bench/relay-servers.ts: the API server, the relay; kubectl proxy); the
+ * Every server runs in a process of its own (bench/relay-servers.ts: the API server, the Node.js proxy, the relay;
+ * kubectl proxy); the
  * load generator is this process. Run alone with `npx tsx bench/relay.ts`: it prints the report and writes its section
  * into BENCHMARKS.md.
  */
@@ -19,7 +21,7 @@ import { machineInfo, type MachineInfo } from './machine.ts';
 import { summarizeProfile, type ProfileSummary } from './masking.ts';
 import { stageShares, withoutStartGap, type CpuProfile } from './relay-profile.ts';
 import { CpuMeter, drive, getOnce, rssOf, targetPool, type LoadTarget } from './relay-load.ts';
-import type { ApiReady, ChildCommand, MemoryReading, RelayReady } from './relay-servers.ts';
+import type { ApiReady, ChildCommand, MemoryReading, NodeProxyReady, RelayReady } from './relay-servers.ts';
 import { ms, percentile, table } from './stats.ts';
 import { writeBenchmarkSection } from './section.ts';
 
@@ -27,7 +29,7 @@ const SERVERS_FILE = join(import.meta.dirname, 'relay-servers.ts');
 const NAMESPACE = 'patient-intake';
 const SECTION_HEADING = '## Relay: throughput, latency and memory against kubectl proxy';
 const ADDED_P50_TARGET_MS = 1;
-const TARGET_NAMES = ['direct', 'kubectl proxy', 'relay'] as const;
+const TARGET_NAMES = ['direct', 'kubectl proxy', 'Node.js proxy', 'relay'] as const;
 type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface RelayBenchOptions {
@@ -204,6 +206,10 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
     'relay',
     JSON.stringify({ url: api.ready.url, token: api.ready.token, ca: api.ready.ca }),
   ]);
+  const nodeProxy = await forkServer<NodeProxyReady>([
+    'node-proxy',
+    JSON.stringify({ url: api.ready.url, token: api.ready.token, ca: api.ready.ca }),
+  ]);
   const proxy = await startKubectlProxy(api.ready.kubeconfig, work);
   const pools = new Map<TargetName, Pool>();
   try {
@@ -215,6 +221,7 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
         authorization: `Bearer ${api.ready.token}`,
       },
       'kubectl proxy': { name: 'kubectl proxy', origin: `http://127.0.0.1:${proxy.port}` },
+      'Node.js proxy': { name: 'Node.js proxy', origin: nodeProxy.ready.url, ca: nodeProxy.ready.ca },
       relay: {
         name: 'relay',
         origin: relay.ready.url,
@@ -226,6 +233,7 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
     const meter = new CpuMeter({
       'API server': api.ready.pid,
       'kubectl proxy': proxy.child.pid!,
+      'Node.js proxy': nodeProxy.ready.pid,
       relay: relay.ready.pid,
     });
 
@@ -236,9 +244,10 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
     const direct = await getOnce(pools.get('direct')!, targets.direct, smallPath);
     const viaRelay = await getOnce(pools.get('relay')!, targets.relay, smallPath);
     const viaProxy = await getOnce(pools.get('kubectl proxy')!, targets['kubectl proxy'], listPath);
-    if (direct.status !== 200 || viaRelay.status !== 200 || viaProxy.status !== 200) {
+    const viaNode = await getOnce(pools.get('Node.js proxy')!, targets['Node.js proxy'], listPath);
+    if (direct.status !== 200 || viaRelay.status !== 200 || viaProxy.status !== 200 || viaNode.status !== 200) {
       throw new Error(
-        `a target refused the bench's GET: direct ${direct.status}, relay ${viaRelay.status} ${viaRelay.body.toString('utf8').slice(0, 300)}, kubectl proxy ${viaProxy.status}`,
+        `a target refused the bench's GET: direct ${direct.status}, relay ${viaRelay.status} ${viaRelay.body.toString('utf8').slice(0, 300)}, kubectl proxy ${viaProxy.status}, Node.js proxy ${viaNode.status}`,
       );
     }
     const pod = JSON.parse(direct.body.toString('utf8')) as {
@@ -376,6 +385,7 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
     for (const pool of pools.values()) await pool.close().catch(() => {});
     proxy.child.kill('SIGTERM');
     await stopServer(relay as ServerChild<unknown>).catch(() => relay.child.kill('SIGKILL'));
+    await stopServer(nodeProxy as ServerChild<unknown>).catch(() => nodeProxy.child.kill('SIGKILL'));
     await stopServer(api as ServerChild<unknown>).catch(() => api.child.kill('SIGKILL'));
   }
 }
@@ -536,6 +546,15 @@ export function relayTargets(report: RelayBenchReport): string {
       yes(ratio >= 1),
     ]);
   }
+  for (const scenario of report.scenarios) {
+    const node = find(scenario, 'Node.js proxy');
+    const proxy = find(scenario, 'kubectl proxy');
+    rows.push([
+      `for information, the floor under the relay's own work: a bare Node.js TLS proxy's throughput ÷ \`kubectl proxy\`'s: ${scenario.name}, ${scenario.clients} client${scenario.clients > 1 ? 's' : ''}`,
+      `${(node.requestsPerSecond / proxy.requestsPerSecond).toFixed(2)}× (${node.requestsPerSecond.toFixed(0)} against ${proxy.requestsPerSecond.toFixed(0)} req/s)`,
+      '–',
+    ]);
+  }
   for (const scenario of report.scenarios.filter((s) => s.path === report.scenarios[0]!.path)) {
     const added = find(scenario, 'relay').p50 - find(scenario, 'direct').p50;
     const target = scenario.clients === 1;
@@ -553,7 +572,7 @@ export function relayMarkdown(report: RelayBenchReport): string {
   const memory = report.memory;
   const idlePer = (memory.idleRss - memory.baselineRss) / memory.idleConnections;
   const watchPer = (memory.watchRss - memory.watchBaselineRss) / Math.max(1, memory.watches);
-  const processes = ['load generator', 'API server', 'kubectl proxy', 'relay'];
+  const processes = ['load generator', 'API server', 'kubectl proxy', 'Node.js proxy', 'relay'];
   const scenarioTable = (scenario: ScenarioResult) =>
     table(
       [
@@ -581,7 +600,8 @@ export function relayMarkdown(report: RelayBenchReport): string {
     const relay = find(scenario, 'relay');
     const proxy = find(scenario, 'kubectl proxy');
     const direct = find(scenario, 'direct');
-    return `relay ÷ kubectl proxy throughput ${(relay.requestsPerSecond / proxy.requestsPerSecond).toFixed(2)}×, relay ÷ direct ${(relay.requestsPerSecond / direct.requestsPerSecond).toFixed(2)}×; p50 relay − direct ${ms(relay.p50 - direct.p50, 2)} ms, kubectl proxy − direct ${ms(proxy.p50 - direct.p50, 2)} ms.`;
+    const node = find(scenario, 'Node.js proxy');
+    return `relay ÷ kubectl proxy throughput ${(relay.requestsPerSecond / proxy.requestsPerSecond).toFixed(2)}×, Node.js proxy ÷ kubectl proxy ${(node.requestsPerSecond / proxy.requestsPerSecond).toFixed(2)}×, relay ÷ Node.js proxy ${(relay.requestsPerSecond / node.requestsPerSecond).toFixed(2)}×, relay ÷ direct ${(relay.requestsPerSecond / direct.requestsPerSecond).toFixed(2)}×; p50 over direct: relay ${ms(relay.p50 - direct.p50, 2)} ms, Node.js proxy ${ms(node.p50 - direct.p50, 2)} ms, kubectl proxy ${ms(proxy.p50 - direct.p50, 2)} ms.`;
   };
   const profileTable = (summary: ProfileSummary, limit: number) =>
     table(
@@ -614,18 +634,22 @@ seconds, interleaved), as ratios, not across runs.
 | node | ${m.node} (${m.platform}) |
 | kubectl | ${m.kubectl} |
 
-**Setup.** Four processes on loopback, each server in its own so that its CPU is its own: the project's Kubernetes
+**Setup.** Five processes on loopback, each server in its own so that its CPU is its own: the project's Kubernetes
 API test server (test/support/k8s-api-server.ts) over TLS with ${report.pods} intake pods from the PHI corpus generator
 (\`generatePodList\` of bench/masking.ts: PHI in env values, annotations and URLs) in namespace \`${NAMESPACE}\`; the relay
 of test/support/relay.ts (\`startRelayHarness\` with \`upstream\` at that server: TLS, masking with the example rules, the
 example guardrails in Cedar, a view grant on \`${NAMESPACE}\`, its events through the real AuditLog — hash chain,
 secret check — onto an in-memory chain store); \`kubectl proxy --port=0\` (${m.kubectl}) with a kubeconfig at the API
-server (bearer token over TLS); and the load generator, the bench's own process: one undici Pool per target with
+server (bearer token over TLS); a bare Node.js proxy (bench/relay-servers.ts \`node-proxy\`: \`node:https\` in,
+an undici Pool with the API server's token out, hop-by-hop headers dropped, the body piped through; no gate, masking
+or audit: the least any relay in Node.js does, so the relay's own work is what lies between it and the relay); and the
+load generator, the bench's own process: one undici Pool per target with
 keep-alive connections (up to ${report.scenarios.at(-1)!.clients}, one request at a time each), N workers issuing the same
 GET back to back, each request timed from its start to the last byte of its body (\`accept: application/json\`). Direct
 and relay are HTTPS with \`Authorization: Bearer\` (the API server's token; a relay credential); kubectl proxy is plain
-HTTP without one, as it serves. Per scenario, each target gets ${report.warmupMs / 1000} s of warm-up, then ${report.rounds} rounds, the
-three targets interleaved and each round starting with a different one. A round's window first waits until the servers
+HTTP without one, as it serves; the Node.js proxy is HTTPS without one, as the relay serves but with the proxy's own
+token upstream. Per scenario, each target gets ${report.warmupMs / 1000} s of warm-up, then ${report.rounds} rounds, the
+four targets interleaved and each round starting with a different one. A round's window first waits until the servers
 are quiet (kubectl proxy and the API server go on closing a 64-client window's connections for a second or two), then
 ramps up (0.3–2.5 s by scenario, so a closed loop of slow requests spreads out) and measures the next
 ${report.roundMs / 1000} s: the requests that complete in it, and each process's CPU over it. req/s is those 200s per second over
@@ -633,8 +657,8 @@ all rounds, p50/p99 over every one of them. The relay masks: the pod's SSN
 \`${report.maskedCheck.value}\` is in the API server's answer (${report.maskedCheck.inDirect}) and not in the relay's
 (${!report.maskedCheck.inRelay}).
 
-**CPU.** The machine has ${m.nproc} cores for up to four busy processes. Direct puts two on them (load generator, API
-server); kubectl proxy and the relay three. "CPU ms/req" is each process's CPU time (utime + stime from /proc, 10 ms
+**CPU.** The machine has ${m.nproc} cores for up to three busy processes at a time. Direct puts two on them (load
+generator, API server); each proxy three. "CPU ms/req" is each process's CPU time (utime + stime from /proc, 10 ms
 ticks) over the target's windows divided by its completed requests: what one request cost each process, the fair
 comparison of the two proxies even where the cores, not the proxy, bound the throughput. The relay is one Node.js
 thread: it cannot pass 1 s ÷ its CPU per request (here about ${ceiling(smallLoaded)} small GETs/s and ${ceiling(list)} list
