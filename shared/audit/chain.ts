@@ -22,10 +22,14 @@ export interface ChainHead {
  * non-finite numbers are refused rather than silently changed, so a value hashes the same before and after storage.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, new Set());
+  return write(value, []) ?? 'undefined';
 }
 
-function write(value: unknown, ancestors: Set<object>): string {
+/**
+ * The canonical JSON of `value`, or undefined where JSON.stringify leaves a member out. `open` holds the objects being
+ * written (a cycle check; events are shallow, so a short array beats a Set); a throw abandons the whole write.
+ */
+function write(value: unknown, open: object[]): string | undefined {
   if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     value = (value as { toJSON: () => unknown }).toJSON();
   }
@@ -41,29 +45,29 @@ function write(value: unknown, ancestors: Set<object>): string {
     case 'undefined':
     case 'function':
     case 'symbol':
-      return 'undefined';
+      return undefined;
   }
   if (value === null) return 'null';
   const object = value as object;
-  if (ancestors.has(object)) throw new TypeError('canonical JSON cannot hold a cycle');
-  ancestors.add(object);
-  try {
-    if (Array.isArray(object)) {
-      return `[${object.map((item) => nullIfAbsent(write(item, ancestors))).join(',')}]`;
+  if (open.includes(object)) throw new TypeError('canonical JSON cannot hold a cycle');
+  open.push(object);
+  let json: string;
+  if (Array.isArray(object)) {
+    json = '[';
+    for (let index = 0; index < object.length; index += 1) {
+      json += `${index > 0 ? ',' : ''}${write(object[index], open) ?? 'null'}`;
     }
-    const members: string[] = [];
+    json += ']';
+  } else {
+    json = '{';
     for (const key of Object.keys(object).sort()) {
-      const member = write((object as Record<string, unknown>)[key], ancestors);
-      if (member !== 'undefined') members.push(`${JSON.stringify(key)}:${member}`);
+      const member = write((object as Record<string, unknown>)[key], open);
+      if (member !== undefined) json += `${json.length > 1 ? ',' : ''}${JSON.stringify(key)}:${member}`;
     }
-    return `{${members.join(',')}}`;
-  } finally {
-    ancestors.delete(object);
+    json += '}';
   }
-}
-
-function nullIfAbsent(json: string): string {
-  return json === 'undefined' ? 'null' : json;
+  open.pop();
+  return json;
 }
 
 /** Hex SHA-256 over the canonical JSON of the event with `chain.hash` left out (present or not). */
