@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { Session } from 'node:inspector/promises';
 import { systemClock, ulidIds } from '#shared/adapters/system.ts';
 import { AuditLog } from '#shared/audit/audit-log.ts';
+import { RELAY_REMEMBERED_HEADS } from '../relay/event-writer.ts';
 import { selfSignedCertificate } from '../relay/tls.ts';
 import type { KubeObject } from '../test/support/k8s-api-server.ts';
 import { startK8sApiServer } from '../test/support/k8s-api-server.ts';
@@ -166,7 +167,9 @@ async function fetchList(url: string, token: string, ca: string): Promise<{ reso
 }
 
 async function runRelay(upstream: ExternalApiServer): Promise<void> {
-  const auditSink = new AuditLog(new MemoryChainStore(new RoundTrips()), systemClock, ulidIds);
+  const auditSink = new AuditLog(new MemoryChainStore(new RoundTrips()), systemClock, ulidIds, {
+    rememberHeads: RELAY_REMEMBERED_HEADS,
+  });
   const harness = await startRelayHarness({ upstream, auditSink, revocationCheckSeconds: 2 });
   const { token } = await harness.grant({ namespaces: [BENCH_NAMESPACE], access: 'view' });
   const cpu = profiler();

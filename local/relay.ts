@@ -17,7 +17,7 @@ import { createTextScanner } from '#shared/masking/detectors.ts';
 import { createMasker } from '#shared/masking/masker.ts';
 import { loadPolicyEngine } from '#shared/policy/policy-engine.ts';
 import { relayCredentialVerifier } from '../relay/credentials.ts';
-import { RelayEventWriter } from '../relay/event-writer.ts';
+import { RELAY_REMEMBERED_HEADS, RelayEventWriter } from '../relay/event-writer.ts';
 import { GrantDirectory } from '../relay/grant-directory.ts';
 import { upstreamFromKubeconfig } from '../relay/kubeconfig-upstream.ts';
 import { RelayServer } from '../relay/server.ts';
@@ -90,7 +90,9 @@ export async function startLocalRelay(options: LocalRelayOptions): Promise<Local
     upstream,
     masker,
     events: new RelayEventWriter(
-      new AuditLog(new DynamoDbChainStore(options.dynamodb, options.tables.events), systemClock, ulidIds),
+      new AuditLog(new DynamoDbChainStore(options.dynamodb, options.tables.events), systemClock, ulidIds, {
+        rememberHeads: RELAY_REMEMBERED_HEADS,
+      }),
     ),
     clock: systemClock,
     instanceId: 'local',

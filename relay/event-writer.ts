@@ -7,6 +7,12 @@
 import type { AuditEventInput } from '#shared/audit/event.ts';
 import type { AuditSink } from '#shared/ports.ts';
 
+/**
+ * Stream heads the relay's AuditLog remembers (`rememberHeads`): a relay process alone writes its streams
+ * (`relay/<grant>/<instance>/<shard>`, 8 shards a grant), so after a stream's first append each is a single put.
+ */
+export const RELAY_REMEMBERED_HEADS = 4096;
+
 export interface RelayEventWriterOptions {
   /** Events queued or in flight before `record` waits for room. @default 1024 */
   maxPending?: number;

@@ -27,7 +27,7 @@ import { createMasker } from '#shared/masking/masker.ts';
 import { loadPolicyEngine } from '#shared/policy/policy-engine.ts';
 import { relayCredentialVerifier } from './credentials.ts';
 import { eksTaskRoleAuth } from './eks-auth.ts';
-import { RelayEventWriter } from './event-writer.ts';
+import { RELAY_REMEMBERED_HEADS, RelayEventWriter } from './event-writer.ts';
 import { GrantDirectory } from './grant-directory.ts';
 import { RelayServer } from './server.ts';
 import { SessionProxy } from './session-proxy.ts';
@@ -80,7 +80,10 @@ export async function startRelayFromEnvironment(env: NodeJS.ProcessEnv): Promise
     auth: eksTaskRoleAuth({ region: cluster.region, eksClusterName }, systemClock),
   });
   const store = new DynamoDbAccessStore(dynamodb, requiredEnv('STATE_TABLE'));
-  const audit = new AuditLog(new DynamoDbChainStore(dynamodb, requiredEnv('EVENTS_TABLE')), systemClock, ulidIds);
+  // The relay alone writes its streams (`relay/<grant>/<instance>/<shard>`): each append after the first is one put.
+  const audit = new AuditLog(new DynamoDbChainStore(dynamodb, requiredEnv('EVENTS_TABLE')), systemClock, ulidIds, {
+    rememberHeads: RELAY_REMEMBERED_HEADS,
+  });
   const archive = new S3ArchiveStore(new S3Client({}), requiredEnv('AUDIT_BUCKET'));
   const instanceId = `${hostname()}-${process.pid}`;
   const certificate = await selfSignedCertificate([env.RELAY_HOSTNAME ?? 'gatehouse-relay']);

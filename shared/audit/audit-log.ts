@@ -43,6 +43,13 @@ export interface AuditLogOptions {
   sleep?: (ms: number) => Promise<void>;
   /** A number in [0, 1) for backoff jitter. Default Math.random. */
   random?: () => number;
+  /**
+   * Streams whose head this log remembers after writing it, so the next append to them skips the store's head read
+   * (one round trip instead of two). For writers that own their streams, as the relay owns `relay/<grant>/<instance>/…`:
+   * a stream another writer appended to meanwhile costs a conflict and a re-read, never a fork (the put stays
+   * conditional). The least recently written are forgotten first. Default 0: every append reads the head.
+   */
+  rememberHeads?: number;
 }
 
 /**
@@ -66,6 +73,9 @@ export class AuditLog implements AuditSink {
   private readonly random: () => number;
   /** Per stream, the append in flight in this process: appends to one stream queue here instead of racing the store. */
   private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly rememberHeads: number;
+  /** Heads this log wrote last, in the order written (a Map keeps insertion order: the first is the oldest). */
+  private readonly heads = new Map<string, ChainHead>();
 
   constructor(
     private readonly store: ChainStore,
@@ -78,6 +88,7 @@ export class AuditLog implements AuditSink {
     this.maxBackoffMs = options.maxBackoffMs ?? 200;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
+    this.rememberHeads = options.rememberHeads ?? 0;
   }
 
   /** Appends the event to its stream's chain and returns it as stored; throws AuditWriteError when it cannot. */
@@ -102,13 +113,16 @@ export class AuditLog implements AuditSink {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       let event: AuditEvent;
       try {
-        const head = await this.store.head(stream);
+        const head = this.heads.get(stream) ?? (await this.store.head(stream));
         event = buildEvent(input, head, this.ids.next(), this.clock.now());
       } catch (error) {
         throw new AuditWriteError(`the audit event for stream ${stream} could not be prepared`, { cause: error });
       }
+      // Whatever happens to this put, the head to build on next is the one this put stores or the store's own.
+      this.heads.delete(stream);
       try {
         await this.store.put(event);
+        this.remember(stream, { seq: event.chain.seq, hash: event.chain.hash });
         return event;
       } catch (error) {
         if (!(error instanceof ChainConflictError)) {
@@ -123,6 +137,12 @@ export class AuditLog implements AuditSink {
     throw new AuditWriteError(
       `the audit event for stream ${stream} could not be stored: ${this.maxAttempts} attempts lost to other writers`,
     );
+  }
+
+  private remember(stream: string, head: ChainHead): void {
+    if (this.rememberHeads === 0) return;
+    if (this.heads.size >= this.rememberHeads) this.heads.delete(this.heads.keys().next().value!);
+    this.heads.set(stream, head);
   }
 }
 

@@ -10,9 +10,11 @@ import type { Clock, Ids } from '../../shared/ports.ts';
 class MemoryChainStore implements ChainStore {
   readonly streams = new Map<string, AuditEvent[]>();
   puts = 0;
+  headReads = 0;
 
   async head(stream: string): Promise<ChainHead | undefined> {
     await Promise.resolve();
+    this.headReads++;
     const last = this.streams.get(stream)?.at(-1);
     return last && { seq: last.chain.seq, hash: last.chain.hash };
   }
@@ -129,6 +131,66 @@ describe('AuditLog', () => {
     await expect(
       new AuditLog(new MemoryChainStore(), badClock, counterIds(), noWait).append(event()),
     ).rejects.toBeInstanceOf(AuditWriteError);
+  });
+});
+
+describe('AuditLog with rememberHeads', () => {
+  it('reads a stream head once, then builds on the head it wrote', async () => {
+    const store = new MemoryChainStore();
+    const log = new AuditLog(store, clock, counterIds(), { ...noWait, rememberHeads: 8 });
+
+    for (let i = 0; i < 5; i++) await log.append(event());
+
+    expect(store.headReads).toBe(1);
+    expect(store.streams.get('grant/grt_1')!.map((e) => e.chain.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(verifyChain(store.streams.get('grant/grt_1')!)).toEqual([]);
+  });
+
+  it('recovers when another writer appended meanwhile: a conflict, a re-read, and no fork', async () => {
+    const store = new MemoryChainStore();
+    const remembering = new AuditLog(store, clock, counterIds('a'), { ...noWait, rememberHeads: 8 });
+    const other = new AuditLog(store, clock, counterIds('b'), noWait);
+
+    await remembering.append(event());
+    await other.append(event());
+    const third = await remembering.append(event());
+
+    expect(third.chain.seq).toBe(3);
+    expect(store.headReads).toBe(3);
+    expect(verifyChain(store.streams.get('grant/grt_1')!)).toEqual([]);
+  });
+
+  it('forgets the least recently written stream beyond its bound, and reads that one again', async () => {
+    const store = new MemoryChainStore();
+    const log = new AuditLog(store, clock, counterIds(), { ...noWait, rememberHeads: 2 });
+
+    for (const stream of ['s/1', 's/2', 's/3']) await log.append(event({ stream }));
+    const reads = store.headReads;
+    await log.append(event({ stream: 's/3' }));
+    await log.append(event({ stream: 's/2' }));
+    await log.append(event({ stream: 's/1' }));
+
+    expect(reads).toBe(3);
+    expect(store.headReads).toBe(4);
+    expect(store.streams.get('s/1')!.map((e) => e.chain.seq)).toEqual([1, 2]);
+  });
+
+  it('reads the head again after a put that failed for another reason (it may have been stored)', async () => {
+    const store = new MemoryChainStore();
+    const log = new AuditLog(store, clock, counterIds(), { ...noWait, rememberHeads: 8 });
+    await log.append(event());
+    const put = store.put.bind(store);
+    store.put = async (stored) => {
+      await put(stored);
+      throw new Error('timed out after the write');
+    };
+
+    await expect(log.append(event())).rejects.toThrow(AuditWriteError);
+    store.put = put;
+    const next = await log.append(event());
+
+    expect(next.chain.seq).toBe(3);
+    expect(verifyChain(store.streams.get('grant/grt_1')!)).toEqual([]);
   });
 });
 
