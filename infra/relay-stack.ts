@@ -105,6 +105,7 @@ export class RelayStack extends Stack {
         AUDIT_BUCKET: props.auditBucket.bucketName,
         RELAY_CREDENTIAL_KEY_ID: props.relayCredentialKey.keyArn,
       },
+      vCpus: deployment.vCpus,
       taskRole: this.taskRole.role,
       logKey: props.key,
       loadBalancer: this.loadBalancer,

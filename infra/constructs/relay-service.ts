@@ -63,15 +63,16 @@ export interface RelayServiceProps {
   readonly loadBalancer: RelayLoadBalancer;
   readonly minTasks: number;
   readonly maxTasks: number;
-  /** @default 1024 (1 vCPU) */
-  readonly cpu?: number;
-  /** @default 2048 */
-  readonly memoryLimitMiB?: number;
+  /**
+   * vCPUs of a task, each with 2 GiB of memory; the relay runs one worker process per vCPU (RELAY_WORKERS).
+   * @default 1
+   */
+  readonly vCpus?: 1 | 2 | 4 | 8;
   /** @default RetentionDays.ONE_YEAR, as the control plane's logs */
   readonly logRetention?: RetentionDays;
   /**
    * Target of concurrent TLS flows (kubectl connections, watches and exec sessions) per healthy task, tracked with the
-   * service's tasks as capacity. @default 200
+   * service's tasks as capacity. @default 200 per vCPU
    */
   readonly flowsPerTaskTarget?: number;
 }
@@ -156,9 +157,10 @@ export class RelayService extends Construct {
         'Only ecr:GetAuthorizationToken is on Resource "*": the Service Authorization Reference lists no resource type for it (a token is for the registry, not a repository). Pulling layers is limited to the CDK container-assets repository, and logs to the relay log group.',
     });
 
+    const vCpus = props.vCpus ?? 1;
     this.taskDefinition = new FargateTaskDefinition(this, 'Task', {
-      cpu: props.cpu ?? 1024,
-      memoryLimitMiB: props.memoryLimitMiB ?? 2048,
+      cpu: vCpus * 1024,
+      memoryLimitMiB: vCpus * 2048,
       runtimePlatform: {
         cpuArchitecture: CpuArchitecture.ARM64,
         operatingSystemFamily: OperatingSystemFamily.LINUX,
@@ -181,6 +183,7 @@ export class RelayService extends Construct {
       environment: {
         GATEHOUSE_CONFIG: RELAY_CONFIG_PATH,
         NODE_OPTIONS: '--enable-source-maps',
+        RELAY_WORKERS: String(vCpus),
         ...props.environment,
       },
       ...(props.secrets
@@ -256,7 +259,7 @@ export class RelayService extends Construct {
     this.scaleOnFlowsPerTask(
       props.loadBalancer.loadBalancer,
       props.loadBalancer.targetGroup,
-      props.flowsPerTaskTarget ?? 200,
+      props.flowsPerTaskTarget ?? 200 * vCpus,
     );
   }
 

@@ -143,6 +143,11 @@ export const RelayConfigSchema = z
           .optional(),
         minTasks: z.number().int().min(1).max(50).default(2),
         maxTasks: z.number().int().min(1).max(100).default(6),
+        /**
+         * vCPUs of each relay task (Fargate: 1, 2, 4 or 8), with 2 GiB of memory per vCPU. The relay runs one worker
+         * process per vCPU (relay/workers.ts): more vCPUs serve more per task, more tasks serve more in all.
+         */
+        vCpus: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]).default(1),
       })
       .strict()
       .optional(),

@@ -288,6 +288,7 @@ describe('relayConfigured', () => {
       clientCidrs: ['10.0.0.0/16'],
       minTasks: 2,
       maxTasks: 6,
+      vCpus: 1 as const,
     };
     expect(relayConfigured({ ...config, relay: { ...config.relay, deployment } })).toBe(true);
   });

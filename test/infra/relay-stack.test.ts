@@ -338,6 +338,7 @@ describe('RelayStack service', () => {
     expect(environment).toEqual({
       GATEHOUSE_CONFIG: RELAY_CONFIG_PATH,
       NODE_OPTIONS: '--enable-source-maps',
+      RELAY_WORKERS: '1',
       GATEHOUSE_RELAY_CLUSTER: 'staging',
       EVENTS_TABLE: { 'Fn::ImportValue': expect.stringMatching(/RefEventsTable/) },
       STATE_TABLE: { 'Fn::ImportValue': expect.stringMatching(/RefStateTable/) },
@@ -473,6 +474,32 @@ describe('RelayStack service', () => {
         },
       },
     });
+  });
+});
+
+describe('RelayStack task size', () => {
+  it('sizes a task by relay.deployment.vCpus, 2 GiB a vCPU, with one relay worker and 200 TLS flows per vCPU', () => {
+    const config = { ...RELAY_TEST_CONFIG, relay: { deployment: { ...RELAY_TEST_DEPLOYMENT, vCpus: 4 } } };
+    const app = buildRelayApp(config);
+    const relay = Template.fromStack(app.relay);
+
+    relay.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '4096',
+      Memory: '8192',
+      ContainerDefinitions: [
+        Match.objectLike({ Environment: Match.arrayWith([{ Name: 'RELAY_WORKERS', Value: '4' }]) }),
+      ],
+    });
+    // Four workers serve four times the flows before another task is added.
+    relay.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 800 }),
+    });
+    expect(findings(app.relay)).toEqual([]);
+  });
+
+  it('refuses a vCPU count Fargate does not offer', () => {
+    const config = { ...RELAY_TEST_CONFIG, relay: { deployment: { ...RELAY_TEST_DEPLOYMENT, vCpus: 3 } } };
+    expect(() => buildRelayApp(config)).toThrow(/vCpus/);
   });
 });
 

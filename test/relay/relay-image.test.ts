@@ -6,7 +6,7 @@
  * holds must be a production dependency (what that step installs). AWS is stood in for over HTTP through the SDK's
  * AWS_ENDPOINT_URL_* variables: dynalite for DynamoDB, and a small server answering EKS DescribeCluster and KMS
  * GetPublicKey (calls that need an account) with the exact requests asserted. The relay's own EKS token is checked by
- * the Kubernetes API test server as aws-iam-authenticator would.
+ * the Kubernetes API test server as aws-iam-authenticator would. It runs two workers (RELAY_WORKERS), as a 2-vCPU task does.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign as signBytes } from 'node:crypto';
@@ -30,6 +30,7 @@ import { derToJoseSignature } from '../../shared/tokens/ecdsa-signature.ts';
 import { verifyEksToken } from '../../shared/tokens/eks-token-verifier.ts';
 import { issueRelayCredential, relayKeyId } from '../../shared/tokens/relay-credential.ts';
 import { startK8sApiServer, type K8sApiServer } from '../support/k8s-api-server.ts';
+import { eventually } from '../support/local.ts';
 import { AGENT } from '../support/relay.ts';
 
 const run = promisify(execFile);
@@ -250,6 +251,8 @@ beforeAll(async () => {
       PORT: '0',
       RELAY_LISTEN_HOST: '127.0.0.1',
       RELAY_DRAIN_MS: '2000',
+      // Two relay processes behind one port, as a 2-vCPU task runs them (relay/workers.ts).
+      RELAY_WORKERS: '2',
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'AKIARELAYTASKROLE01',
       AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
@@ -294,12 +297,18 @@ describe('the relay image (relay/Dockerfile)', () => {
     expect(bundledPackages.filter((key) => !lockfile.packages[key] || lockfile.packages[key].dev)).toEqual([]);
   });
 
-  it('starts from its bundle and cedar-wasm beside it, asking EKS and KMS exactly what it needs', () => {
+  it('starts two workers from its bundle and cedar-wasm beside it, each asking EKS and KMS exactly what it needs', async () => {
+    const listening = () => [...stdout.matchAll(/"message":"relay listening"/g)].length;
+    await eventually(async () => (listening() === 2 ? true : undefined), 30_000);
+
     expect(readFileSync(join(app, 'cedar_wasm_bg.wasm')).subarray(0, 4)).toEqual(Buffer.from('\0asm'));
-    expect(aws.calls).toEqual([
+    const asked = [
       { call: 'eks:DescribeCluster', input: { name: EKS_NAME } },
       { call: 'kms:GetPublicKey', input: { KeyId: KEY_ARN } },
-    ]);
+    ];
+    expect(aws.calls).toHaveLength(4);
+    expect(aws.calls.filter((call) => call.call === 'eks:DescribeCluster')).toEqual([asked[0], asked[0]]);
+    expect(aws.calls.filter((call) => call.call === 'kms:GetPublicKey')).toEqual([asked[1], asked[1]]);
   });
 
   it('serves a masked answer to a KMS-signed credential, records it, and on SIGTERM drains and exits 0', async () => {
