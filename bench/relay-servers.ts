@@ -7,17 +7,22 @@
  * relay's own work stands on. They are forked with an IPC channel: they send what the bench needs to reach them and
  * answer its commands (a pod update, a GC and memory reading, a CPU profile).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import cluster from 'node:cluster';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { systemClock, ulidIds } from '#shared/adapters/system.ts';
 import { AuditLog } from '#shared/audit/audit-log.ts';
 import { RELAY_REMEMBERED_HEADS } from '../relay/event-writer.ts';
 import { selfSignedCertificate } from '../relay/tls.ts';
+import { runRelayWorkers } from '../relay/workers.ts';
+import { LocalRelayCredentialSigner } from '#shared/adapters/local/local-relay-credential-signer.ts';
 import type { KubeObject } from '../test/support/k8s-api-server.ts';
 import { startK8sApiServer } from '../test/support/k8s-api-server.ts';
-import { startRelayHarness, type ExternalApiServer } from '../test/support/relay.ts';
+import { startRelayHarness, type ExternalApiServer, type RelayHarnessOptions } from '../test/support/relay.ts';
 import { MemoryChainStore, RoundTrips } from './fakes.ts';
 import { generatePodList } from './masking.ts';
 
@@ -166,12 +171,21 @@ async function fetchList(url: string, token: string, ca: string): Promise<{ reso
   return { resourceVersion: parsed.metadata.resourceVersion, bytes: Buffer.byteLength(text) };
 }
 
-async function runRelay(upstream: ExternalApiServer): Promise<void> {
+/** A relay with its grant: the bench's view grant on BENCH_NAMESPACE, the same in every worker. */
+async function startBenchRelay(
+  upstream: ExternalApiServer,
+  shared: Pick<RelayHarnessOptions, 'certificate' | 'signingKeyFile'> = {},
+) {
   const auditSink = new AuditLog(new MemoryChainStore(new RoundTrips()), systemClock, ulidIds, {
     rememberHeads: RELAY_REMEMBERED_HEADS,
   });
-  const harness = await startRelayHarness({ upstream, auditSink, revocationCheckSeconds: 2 });
+  const harness = await startRelayHarness({ upstream, auditSink, revocationCheckSeconds: 2, ...shared });
   const { token } = await harness.grant({ namespaces: [BENCH_NAMESPACE], access: 'view' });
+  return { harness, token };
+}
+
+async function runRelay(upstream: ExternalApiServer): Promise<void> {
+  const { harness, token } = await startBenchRelay(upstream);
   const cpu = profiler();
   process.on('message', (message: ChildCommand) => {
     void (async () => {
@@ -193,6 +207,63 @@ async function runRelay(upstream: ExternalApiServer): Promise<void> {
     })();
   });
   send({ kind: 'relay-ready', pid: process.pid, url: harness.url, ca: harness.ca, token } satisfies RelayReady);
+}
+
+/** What the workers of `relay-workers` share, from the primary. */
+const SHARED_VARIABLE = 'GATEHOUSE_BENCH_RELAY_SHARED';
+
+/**
+ * The relay as a task with `workers` vCPUs runs it: relay/workers.ts forks the workers, which share the port; each is a
+ * bench relay with the same certificate, signing key and grant, so a credential works at any of them. The primary
+ * answers `stop` (SIGTERM to itself: the workers drain) and nothing else; memory and profiles are the single relay's.
+ */
+async function runRelayWorkersChild(upstream: ExternalApiServer, workers: number): Promise<void> {
+  type Shared = Required<Pick<RelayHarnessOptions, 'certificate' | 'signingKeyFile'>>;
+  let shared: Shared;
+  const started: Array<{ url: string; token: string }> = [];
+  let allStarted: Promise<void> | undefined;
+  if (cluster.isWorker) {
+    shared = JSON.parse(process.env[SHARED_VARIABLE]!) as Shared;
+  } else {
+    const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-relay-workers-'));
+    shared = {
+      certificate: await selfSignedCertificate(['127.0.0.1', 'localhost']),
+      signingKeyFile: join(work, 'relay-key.pem'),
+    };
+    // Made once here, so the workers open the same key instead of racing to create it.
+    LocalRelayCredentialSigner.open(shared.signingKeyFile);
+    process.env[SHARED_VARIABLE] = JSON.stringify(shared);
+    allStarted = new Promise<void>((resolveStarted) =>
+      cluster.on('message', (_worker, message: { url: string; token: string }) => {
+        started.push(message);
+        if (started.length === workers) resolveStarted();
+      }),
+    );
+  }
+  await runRelayWorkers({
+    workers,
+    drainMs: 1000,
+    log: () => {},
+    async start() {
+      const { harness, token } = await startBenchRelay(upstream, shared);
+      process.send!({ url: harness.url, token });
+      return { stop: () => harness.close() };
+    },
+  });
+  if (!allStarted) return;
+  await allStarted;
+  if (new Set(started.map((worker) => worker.url)).size !== 1) throw new Error('the relay workers listen apart');
+  process.on('message', (message: ChildCommand) => {
+    if (message.command === 'stop') process.kill(process.pid, 'SIGTERM');
+    else send({ id: message.id, error: `the relay workers do not answer ${message.command}` });
+  });
+  send({
+    kind: 'relay-ready',
+    pid: process.pid,
+    url: started[0]!.url,
+    ca: shared.certificate.cert,
+    token: started[0]!.token,
+  } satisfies RelayReady);
 }
 
 /** Hop-by-hop headers (RFC 9110 section 7.6.1), and the client's credential: the proxy sends the API server's own. */
@@ -244,6 +315,8 @@ if (role === 'api') {
   await runApi(process.argv[3]!, Number(process.argv[4]));
 } else if (role === 'relay') {
   await runRelay(JSON.parse(process.argv[3]!) as ExternalApiServer);
+} else if (role === 'relay-workers') {
+  await runRelayWorkersChild(JSON.parse(process.argv[3]!) as ExternalApiServer, Number(process.argv[4]));
 } else if (role === 'node-proxy') {
   await runNodeProxy(JSON.parse(process.argv[3]!) as ExternalApiServer);
 }

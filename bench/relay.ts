@@ -3,7 +3,8 @@
  * - requests/s and p50/p99 latency at 1 and 64 clients for a small GET (one pod) and a 500-pod list page, for
  *   (a) the API server directly, (b) `kubectl proxy` in front of it (Go's reverse proxy: the reference), (c) the least
  *   a relay in Node.js does (TLS in, undici out, no gate, masking or audit: the floor under the relay's own work) and
- *   (d) the relay with masking on; the four interleaved round by round, so they share the machine's state;
+ *   (d) the relay with masking on, one process (a 1-vCPU task), and (e) as a task with a vCPU per core runs it (one
+ *   worker per core, relay/workers.ts); the five interleaved round by round, so they share the machine's state;
  * - the CPU each process spent per request (from /proc), so a 2-core machine's shares can be told apart;
  * - the relay's memory per idle keep-alive connection and per open watch (its RSS after a GC, before and after);
  * - where the relay's time goes: V8's CPU profiler on the relay during the 64-client list, summed by bench/masking.ts.
@@ -14,7 +15,7 @@
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'undici';
 import { machineInfo, type MachineInfo } from './machine.ts';
@@ -29,7 +30,7 @@ const SERVERS_FILE = join(import.meta.dirname, 'relay-servers.ts');
 const NAMESPACE = 'patient-intake';
 const SECTION_HEADING = '## Relay: throughput, latency and memory against kubectl proxy';
 const ADDED_P50_TARGET_MS = 1;
-const TARGET_NAMES = ['direct', 'kubectl proxy', 'Node.js proxy', 'relay'] as const;
+const TARGET_NAMES = ['direct', 'kubectl proxy', 'Node.js proxy', 'relay', 'relay workers'] as const;
 type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface RelayBenchOptions {
@@ -41,6 +42,8 @@ export interface RelayBenchOptions {
   warmupMs?: number;
   /** Concurrent clients of the loaded levels. @default 64 */
   clients?: number;
+  /** Workers of the `relay workers` target. @default the machine's available parallelism */
+  relayWorkers?: number;
   idleConnections?: number;
   watches?: number;
   profileMs?: number;
@@ -77,6 +80,7 @@ export interface RelayBenchReport {
   rounds: number;
   roundMs: number;
   warmupMs: number;
+  relayWorkers: number;
   scenarios: ScenarioResult[];
   /** A value the API server sends in the small GET (a patient SSN) that the relay's answer does not contain. */
   maskedCheck: { value: string; inDirect: boolean; inRelay: boolean };
@@ -195,6 +199,7 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
   const roundMs = options.roundMs ?? 3000;
   const warmupMs = options.warmupMs ?? 1000;
   const clients = options.clients ?? 64;
+  const relayWorkers = options.relayWorkers ?? availableParallelism();
   const idleConnections = options.idleConnections ?? 500;
   const watches = options.watches ?? 100;
   const profileMs = options.profileMs ?? 5000;
@@ -205,6 +210,11 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
   const relay = await forkServer<RelayReady>([
     'relay',
     JSON.stringify({ url: api.ready.url, token: api.ready.token, ca: api.ready.ca }),
+  ]);
+  const workers = await forkServer<RelayReady>([
+    'relay-workers',
+    JSON.stringify({ url: api.ready.url, token: api.ready.token, ca: api.ready.ca }),
+    String(relayWorkers),
   ]);
   const nodeProxy = await forkServer<NodeProxyReady>([
     'node-proxy',
@@ -228,6 +238,12 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
         ca: relay.ready.ca,
         authorization: `Bearer ${relay.ready.token}`,
       },
+      'relay workers': {
+        name: 'relay workers',
+        origin: workers.ready.url,
+        ca: workers.ready.ca,
+        authorization: `Bearer ${workers.ready.token}`,
+      },
     };
     for (const name of TARGET_NAMES) pools.set(name, targetPool(targets[name], clients));
     const meter = new CpuMeter({
@@ -235,6 +251,8 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
       'kubectl proxy': proxy.child.pid!,
       'Node.js proxy': nodeProxy.ready.pid,
       relay: relay.ready.pid,
+      // The primary and its workers: the meter sums a process tree.
+      'relay workers': workers.ready.pid,
     });
 
     const smallPath = `/api/v1/namespaces/${NAMESPACE}/pods/${api.ready.podName}`;
@@ -245,9 +263,11 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
     const viaRelay = await getOnce(pools.get('relay')!, targets.relay, smallPath);
     const viaProxy = await getOnce(pools.get('kubectl proxy')!, targets['kubectl proxy'], listPath);
     const viaNode = await getOnce(pools.get('Node.js proxy')!, targets['Node.js proxy'], listPath);
-    if (direct.status !== 200 || viaRelay.status !== 200 || viaProxy.status !== 200 || viaNode.status !== 200) {
+    const viaWorkers = await getOnce(pools.get('relay workers')!, targets['relay workers'], smallPath);
+    const statuses = [direct, viaProxy, viaNode, viaRelay, viaWorkers].map((response) => response.status);
+    if (statuses.some((status) => status !== 200)) {
       throw new Error(
-        `a target refused the bench's GET: direct ${direct.status}, relay ${viaRelay.status} ${viaRelay.body.toString('utf8').slice(0, 300)}, kubectl proxy ${viaProxy.status}, Node.js proxy ${viaNode.status}`,
+        `a target refused the bench's GET: ${TARGET_NAMES.map((name, index) => `${name} ${statuses[index]}`).join(', ')}; relay: ${viaRelay.body.toString('utf8').slice(0, 300)}`,
       );
     }
     const pod = JSON.parse(direct.body.toString('utf8')) as {
@@ -257,7 +277,7 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
     const maskedCheck = {
       value: ssn,
       inDirect: direct.body.includes(ssn),
-      inRelay: viaRelay.body.includes(ssn),
+      inRelay: viaRelay.body.includes(ssn) || viaWorkers.body.includes(ssn),
     };
 
     // Memory first, on a relay that has served a little (code compiled, caches made) but no load yet.
@@ -372,6 +392,7 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
       rounds,
       roundMs,
       warmupMs,
+      relayWorkers,
       scenarios,
       maskedCheck,
       memory: { ...memory, peakRss: relayPeak.peakRss },
@@ -386,6 +407,7 @@ export async function runRelayBench(work: string, options: RelayBenchOptions = {
     proxy.child.kill('SIGTERM');
     await stopServer(relay as ServerChild<unknown>).catch(() => relay.child.kill('SIGKILL'));
     await stopServer(nodeProxy as ServerChild<unknown>).catch(() => nodeProxy.child.kill('SIGKILL'));
+    await stopServer(workers as ServerChild<unknown>).catch(() => workers.child.kill('SIGKILL'));
     await stopServer(api as ServerChild<unknown>).catch(() => api.child.kill('SIGKILL'));
   }
 }
@@ -536,15 +558,21 @@ function find(scenario: ScenarioResult, target: TargetName): TargetResult {
 /** The relay's rows of a Markdown targets table (`| target | measured | met |`). */
 export function relayTargets(report: RelayBenchReport): string {
   const rows: string[][] = [];
-  for (const scenario of report.scenarios) {
-    const relay = find(scenario, 'relay');
-    const proxy = find(scenario, 'kubectl proxy');
-    const ratio = relay.requestsPerSecond / proxy.requestsPerSecond;
-    rows.push([
-      `relay throughput ≥ \`kubectl proxy\`'s: ${scenario.name}, ${scenario.clients} client${scenario.clients > 1 ? 's' : ''}`,
-      `${ratio.toFixed(2)}× (${relay.requestsPerSecond.toFixed(0)} against ${proxy.requestsPerSecond.toFixed(0)} req/s)`,
-      yes(ratio >= 1),
-    ]);
+  const variants: Array<[TargetName, string]> = [
+    ['relay', 'relay (one process: a 1-vCPU task)'],
+    ['relay workers', `relay (${report.relayWorkers} workers: a ${report.relayWorkers}-vCPU task)`],
+  ];
+  for (const [target, label] of variants) {
+    for (const scenario of report.scenarios) {
+      const relay = find(scenario, target);
+      const proxy = find(scenario, 'kubectl proxy');
+      const ratio = relay.requestsPerSecond / proxy.requestsPerSecond;
+      rows.push([
+        `${label} throughput ≥ \`kubectl proxy\`'s: ${scenario.name}, ${scenario.clients} client${scenario.clients > 1 ? 's' : ''}`,
+        `${ratio.toFixed(2)}× (${relay.requestsPerSecond.toFixed(0)} against ${proxy.requestsPerSecond.toFixed(0)} req/s)`,
+        yes(ratio >= 1),
+      ]);
+    }
   }
   for (const scenario of report.scenarios) {
     const node = find(scenario, 'Node.js proxy');
@@ -572,7 +600,7 @@ export function relayMarkdown(report: RelayBenchReport): string {
   const memory = report.memory;
   const idlePer = (memory.idleRss - memory.baselineRss) / memory.idleConnections;
   const watchPer = (memory.watchRss - memory.watchBaselineRss) / Math.max(1, memory.watches);
-  const processes = ['load generator', 'API server', 'kubectl proxy', 'Node.js proxy', 'relay'];
+  const processes = ['load generator', 'API server', 'kubectl proxy', 'Node.js proxy', 'relay', 'relay workers'];
   const scenarioTable = (scenario: ScenarioResult) =>
     table(
       [
@@ -601,7 +629,8 @@ export function relayMarkdown(report: RelayBenchReport): string {
     const proxy = find(scenario, 'kubectl proxy');
     const direct = find(scenario, 'direct');
     const node = find(scenario, 'Node.js proxy');
-    return `relay ÷ kubectl proxy throughput ${(relay.requestsPerSecond / proxy.requestsPerSecond).toFixed(2)}×, Node.js proxy ÷ kubectl proxy ${(node.requestsPerSecond / proxy.requestsPerSecond).toFixed(2)}×, relay ÷ Node.js proxy ${(relay.requestsPerSecond / node.requestsPerSecond).toFixed(2)}×, relay ÷ direct ${(relay.requestsPerSecond / direct.requestsPerSecond).toFixed(2)}×; p50 over direct: relay ${ms(relay.p50 - direct.p50, 2)} ms, Node.js proxy ${ms(node.p50 - direct.p50, 2)} ms, kubectl proxy ${ms(proxy.p50 - direct.p50, 2)} ms.`;
+    const workers = find(scenario, 'relay workers');
+    return `relay ÷ kubectl proxy throughput ${(relay.requestsPerSecond / proxy.requestsPerSecond).toFixed(2)}× (with ${report.relayWorkers} workers ${(workers.requestsPerSecond / proxy.requestsPerSecond).toFixed(2)}×), Node.js proxy ÷ kubectl proxy ${(node.requestsPerSecond / proxy.requestsPerSecond).toFixed(2)}×, relay ÷ Node.js proxy ${(relay.requestsPerSecond / node.requestsPerSecond).toFixed(2)}×, relay ÷ direct ${(relay.requestsPerSecond / direct.requestsPerSecond).toFixed(2)}×; p50 over direct: relay ${ms(relay.p50 - direct.p50, 2)} ms, Node.js proxy ${ms(node.p50 - direct.p50, 2)} ms, kubectl proxy ${ms(proxy.p50 - direct.p50, 2)} ms.`;
   };
   const profileTable = (summary: ProfileSummary, limit: number) =>
     table(
@@ -634,12 +663,14 @@ seconds, interleaved), as ratios, not across runs.
 | node | ${m.node} (${m.platform}) |
 | kubectl | ${m.kubectl} |
 
-**Setup.** Five processes on loopback, each server in its own so that its CPU is its own: the project's Kubernetes
+**Setup.** Six process trees on loopback, each server in its own so that its CPU is its own: the project's Kubernetes
 API test server (test/support/k8s-api-server.ts) over TLS with ${report.pods} intake pods from the PHI corpus generator
 (\`generatePodList\` of bench/masking.ts: PHI in env values, annotations and URLs) in namespace \`${NAMESPACE}\`; the relay
 of test/support/relay.ts (\`startRelayHarness\` with \`upstream\` at that server: TLS, masking with the example rules, the
 example guardrails in Cedar, a view grant on \`${NAMESPACE}\`, its events through the real AuditLog — hash chain,
-secret check — onto an in-memory chain store); \`kubectl proxy --port=0\` (${m.kubectl}) with a kubeconfig at the API
+secret check — onto an in-memory chain store); the same relay as a ${report.relayWorkers}-vCPU task runs it (\`relay workers\`:
+relay/workers.ts forks ${report.relayWorkers} such relays sharing one port, with one certificate, signing key and grant;
+its CPU is the primary's and the workers'); \`kubectl proxy --port=0\` (${m.kubectl}) with a kubeconfig at the API
 server (bearer token over TLS); a bare Node.js proxy (bench/relay-servers.ts \`node-proxy\`: \`node:https\` in,
 an undici Pool with the API server's token out, hop-by-hop headers dropped, the body piped through; no gate, masking
 or audit: the least any relay in Node.js does, so the relay's own work is what lies between it and the relay); and the
@@ -649,7 +680,7 @@ GET back to back, each request timed from its start to the last byte of its body
 and relay are HTTPS with \`Authorization: Bearer\` (the API server's token; a relay credential); kubectl proxy is plain
 HTTP without one, as it serves; the Node.js proxy is HTTPS without one, as the relay serves but with the proxy's own
 token upstream. Per scenario, each target gets ${report.warmupMs / 1000} s of warm-up, then ${report.rounds} rounds, the
-four targets interleaved and each round starting with a different one. A round's window first waits until the servers
+five targets interleaved and each round starting with a different one. A round's window first waits until the servers
 are quiet (kubectl proxy and the API server go on closing a 64-client window's connections for a second or two), then
 ramps up (0.3–2.5 s by scenario, so a closed loop of slow requests spreads out) and measures the next
 ${report.roundMs / 1000} s: the requests that complete in it, and each process's CPU over it. req/s is those 200s per second over
@@ -657,11 +688,11 @@ all rounds, p50/p99 over every one of them. The relay masks: the pod's SSN
 \`${report.maskedCheck.value}\` is in the API server's answer (${report.maskedCheck.inDirect}) and not in the relay's
 (${!report.maskedCheck.inRelay}).
 
-**CPU.** The machine has ${m.nproc} cores for up to three busy processes at a time. Direct puts two on them (load
+**CPU.** The machine has ${m.nproc} cores for up to three busy process trees at a time. Direct puts two on them (load
 generator, API server); each proxy three. "CPU ms/req" is each process's CPU time (utime + stime from /proc, 10 ms
 ticks) over the target's windows divided by its completed requests: what one request cost each process, the fair
-comparison of the two proxies even where the cores, not the proxy, bound the throughput. The relay is one Node.js
-thread: it cannot pass 1 s ÷ its CPU per request (here about ${ceiling(smallLoaded)} small GETs/s and ${ceiling(list)} list
+comparison of the proxies even where the cores, not the proxy, bound the throughput. The one-process relay is one
+Node.js thread: it cannot pass 1 s ÷ its CPU per request (here about ${ceiling(smallLoaded)} small GETs/s and ${ceiling(list)} list
 pages/s), while kubectl proxy (Go) runs on both cores and spends ${ms(find(smallLoaded, 'kubectl proxy').cpuPerRequest['kubectl proxy'] ?? 0, 2)}
 ms (small GET) and ${ms(listProxy.cpuPerRequest['kubectl proxy'] ?? 0, 1)} ms (list page) per request against the relay's
 ${ms(find(smallLoaded, 'relay').cpuPerRequest.relay ?? 0, 2)} and ${ms(listRelay.cpuPerRequest.relay ?? 0, 1)} ms.

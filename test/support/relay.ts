@@ -23,7 +23,7 @@ import { RelayEventWriter } from '../../relay/event-writer.ts';
 import { GrantDirectory } from '../../relay/grant-directory.ts';
 import { RelayServer } from '../../relay/server.ts';
 import { SessionProxy } from '../../relay/session-proxy.ts';
-import { selfSignedCertificate } from '../../relay/tls.ts';
+import { selfSignedCertificate, type RelayCertificate } from '../../relay/tls.ts';
 import { staticBearer, Upstream } from '../../relay/upstream.ts';
 import { startK8sApiServer, type K8sApiServer, type K8sApiServerOptions } from './k8s-api-server.ts';
 import { EDIT_POLICY_ARN, VIEW_POLICY_ARN } from './access-policies.ts';
@@ -76,6 +76,12 @@ export interface RelayHarnessOptions {
   policies?: string;
   maxResponseBytes?: number;
   revocationCheckSeconds?: number;
+  /**
+   * Relays that must accept each other's credentials on one port (the benchmark's workers) share these: the TLS
+   * certificate and the credential signing key's file. Default: made for this relay alone.
+   */
+  certificate?: RelayCertificate;
+  signingKeyFile?: string;
 }
 
 export interface RelayHarness {
@@ -155,7 +161,7 @@ export async function startRelayHarness(
   const policyFiles: PolicyFile[] = [{ name: 'relay.cedar', text: GUARDRAILS + (options.policies ?? '') }];
   const policy = loadPolicyEngine({ files: policyFiles });
   const clock: Clock = { now: () => new Date() };
-  const signer = LocalRelayCredentialSigner.open(join(dir, 'relay-key.pem'));
+  const signer = LocalRelayCredentialSigner.open(options.signingKeyFile ?? join(dir, 'relay-key.pem'));
   const keys = new Map([[await signer.keyId(), await signer.publicKeyPem()]]);
 
   const grants = new Map<string, Grant>();
@@ -177,7 +183,7 @@ export async function startRelayHarness(
     ca: upstreamServer.ca,
     auth: staticBearer(upstreamServer.token),
   });
-  const relayCertificate = await selfSignedCertificate(['127.0.0.1', 'localhost']);
+  const relayCertificate = options.certificate ?? (await selfSignedCertificate(['127.0.0.1', 'localhost']));
   const ids = {
     next: (() => {
       let n = 0;
