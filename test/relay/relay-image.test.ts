@@ -9,7 +9,6 @@
  * the Kubernetes API test server as aws-iam-authenticator would. It runs two workers (RELAY_WORKERS), as a 2-vCPU task does.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, sign as signBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,27 +19,23 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-stores.ts';
-import { selfSignedCertificate } from '../../relay/tls.ts';
-import { DynamoDbAccessStore } from '../../shared/adapters/aws/dynamodb-access-store.ts';
 import { documentClient } from '../../shared/adapters/aws/tables.ts';
-import { loadConfigFile } from '../../shared/adapters/fs/config-file.ts';
-import { bundleConfig } from '../../shared/config/bundle.ts';
-import type { RelayGrant } from '../../shared/model.ts';
-import { derToJoseSignature } from '../../shared/tokens/ecdsa-signature.ts';
-import { verifyEksToken } from '../../shared/tokens/eks-token-verifier.ts';
-import { issueRelayCredential, relayKeyId } from '../../shared/tokens/relay-credential.ts';
-import { startK8sApiServer, type K8sApiServer } from '../support/k8s-api-server.ts';
+import type { K8sApiServer } from '../support/k8s-api-server.ts';
 import { eventually } from '../support/local.ts';
-import { AGENT } from '../support/relay.ts';
+import {
+  activeRelayGrant,
+  describedCluster,
+  EKS_NAME,
+  KEY_ARN,
+  relayEnvironment,
+  PUBLIC_KEY_DER,
+  SSN,
+  startRuntimeApiServer,
+  writeRuntimeConfig,
+} from '../support/relay-runtime.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
-const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/relay-credential';
-const EKS_NAME = 'acme-staging';
-const SECRET_ACCESS_KEY = 'relay-image-secret-access-key-for-tests';
-const SSN = '123-45-6789';
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const publicDer = publicKey.export({ type: 'spki', format: 'der' });
 
 /** The Dockerfile's instructions, continuation lines joined and heredocs attached to their instruction. */
 interface Instruction {
@@ -139,26 +134,10 @@ beforeAll(async () => {
   // The configuration the image is built with (its GATEHOUSE_CONFIG_BUNDLE argument).
   const configDir = join(work, 'config');
   mkdirSync(configDir);
-  writeFileSync(
-    join(configDir, 'gatehouse.config.yaml'),
-    [
-      'version: 1',
-      'issuers: [{ name: github-actions, issuer: "https://token.actions.githubusercontent.com", audience: gatehouse }]',
-      'clusters:',
-      `  - { name: staging, eksClusterName: ${EKS_NAME}, region: us-east-1, account: "111122223333",`,
-      '      accessLevels: { view: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy" } }',
-      'policies: { files: [relay.cedar] }',
-      'relay: { url: "https://relay.internal.example" }',
-    ].join('\n'),
-  );
-  writeFileSync(
-    join(configDir, 'relay.cedar'),
+  const guardrails =
     '@id("no-secret-reads")\nforbid (principal, action == Gatehouse::Action::"KubernetesRequest", resource)\n' +
-      'when { resource.resource == "secrets" };\n',
-  );
-  const configBundle = Buffer.from(bundleConfig(loadConfigFile(join(configDir, 'gatehouse.config.yaml')))).toString(
-    'base64',
-  );
+    'when { resource.resource == "secrets" };\n';
+  const configBundle = Buffer.from(writeRuntimeConfig(configDir, guardrails)).toString('base64');
 
   // The build stage, as relay/Dockerfile writes it.
   const instructions = readDockerfile(readFileSync(join(ROOT, 'relay/Dockerfile'), 'utf8'));
@@ -213,53 +192,21 @@ beforeAll(async () => {
 
   // What the image talks to.
   dynamo = await startEmbeddedDynamo();
-  const upstreamCertificate = await selfSignedCertificate(['127.0.0.1']);
-  api = await startK8sApiServer({
-    tls: upstreamCertificate,
-    namespaces: ['default', 'claims'],
-    authenticateToken: (token) =>
-      verifyEksToken(token, { clusterId: EKS_NAME, secretAccessKey: SECRET_ACCESS_KEY, now: new Date() }).ok
-        ? { username: 'gatehouse-relay', groups: ['system:authenticated'] }
-        : undefined,
-  });
-  api.create({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'intake', namespace: 'claims', annotations: { note: `caller ssn ${SSN}` } },
-    spec: { containers: [{ name: 'app', image: 'busybox' }] },
-  });
-  aws = await startAwsStandIn({
-    cluster: {
-      name: EKS_NAME,
-      endpoint: api.url,
-      certificateAuthority: { data: Buffer.from(upstreamCertificate.cert).toString('base64') },
-    },
-    publicKey: publicDer,
-  });
+  const upstream = await startRuntimeApiServer();
+  api = upstream.api;
+  aws = await startAwsStandIn({ cluster: describedCluster(api, upstream.ca), publicKey: PUBLIC_KEY_DER });
 
   relay = spawn(process.execPath, entrypoint.slice(1), {
     cwd: app,
     env: {
       ...imageEnv,
       PATH: process.env.PATH,
-      GATEHOUSE_CONFIG: join(app, 'gatehouse.config.json'),
-      GATEHOUSE_RELAY_CLUSTER: 'staging',
-      EVENTS_TABLE: dynamo.tables.events,
-      STATE_TABLE: dynamo.tables.state,
-      AUDIT_BUCKET: 'gatehouse-audit',
-      RELAY_CREDENTIAL_KEY_ID: KEY_ARN,
-      PORT: '0',
-      RELAY_LISTEN_HOST: '127.0.0.1',
+      ...relayEnvironment(dynamo, join(app, 'gatehouse.config.json')),
       RELAY_DRAIN_MS: '2000',
       // Two relay processes behind one port, as a 2-vCPU task runs them (relay/workers.ts).
       RELAY_WORKERS: '2',
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIARELAYTASKROLE01',
-      AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_EKS: aws.url,
       AWS_ENDPOINT_URL_KMS: aws.url,
-      POWERTOOLS_METRICS_DISABLED: 'true',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -312,43 +259,7 @@ describe('the relay image (relay/Dockerfile)', () => {
   });
 
   it('serves a masked answer to a KMS-signed credential, records it, and on SIGTERM drains and exits 0', async () => {
-    const now = Date.now();
-    const grant: RelayGrant = {
-      id: 'grt_image',
-      requestId: 'req_image',
-      via: 'relay',
-      principal: AGENT,
-      cluster: 'staging',
-      namespaces: ['claims'],
-      access: 'view',
-      groups: ['gatehouse:view'],
-      username: 'gatehouse:agent-image',
-      sessionName: 'agent-image',
-      status: 'active',
-      createdAt: new Date(now).toISOString(),
-      expiresAt: new Date(now + 3600_000).toISOString(),
-    };
-    await new DynamoDbAccessStore(dynamo.client, dynamo.tables.state).putGrant(grant);
-    const { token } = await issueRelayCredential(
-      {
-        keyId: async () => relayKeyId(publicDer),
-        publicKeyPem: async () => publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-        sign: async (input: Uint8Array) => derToJoseSignature(signBytes('sha256', input, privateKey)),
-      },
-      {
-        id: 'rc_image',
-        grantId: grant.id,
-        principalId: AGENT.id,
-        cluster: 'staging',
-        namespaces: grant.namespaces,
-        access: grant.access,
-        groups: grant.groups,
-        username: grant.username,
-        grantExpiresAt: new Date(grant.expiresAt),
-        ttlSeconds: 900,
-      },
-      { now: () => new Date() },
-    );
+    const { grant, token } = await activeRelayGrant(dynamo, 'image');
     // The image makes its own certificate: the test trusts what it presents, as the NLB's TLS target group does.
     const agent = new Agent({ connect: { rejectUnauthorized: false } });
     const get = (path: string) =>
