@@ -9,7 +9,9 @@
  * Names are masked too, since a hospital's file names are often PHI (`intake/123-45-6789.pdf`): each entry's name
  * and link target, taken where a reader takes it (a pax `path` or `linkpath` record, else a GNU long name or long link,
  * else the ustar `prefix` and `name`, or `linkname`), goes through the same masker, and when masking changes it the
- * masked name is written in every place the archive holds a copy. Two entries whose different names mask alike would
+ * masked name is written in every place the archive holds a copy. Copies readers ignore are not trusted to agree: a
+ * ustar name under a pax record or long name that is not the start of it, and an extended header's own name that
+ * masking would change, are overwritten as well. Two entries whose different names mask alike would
  * overwrite each other when extracted, so that fails the stream, as does a name that is not UTF-8. Owner names
  * (`uname`, `gname` and their pax records) and other pax records (`comment`, extended attributes) pass through
  * unmasked.
@@ -71,6 +73,7 @@ const STAR_MAGIC = ENCODER.encode('tar\0');
 /** The names GNU tar gives its own extended headers, put in place of theirs when those are copies of a masked name. */
 const PAX_HEADER_NAME = ENCODER.encode('././@PaxHeader');
 const LONG_LINK_NAME = ENCODER.encode('././@LongLink');
+const PAX_GLOBAL_HEADER_NAME = ENCODER.encode('././@PaxGlobalHeader');
 
 /** Regular files, GNU's contiguous files among them: the entries whose content is masked. */
 const FILE_TYPES: ReadonlySet<number> = new Set([0x00, 0x30 /* '0' */, 0x37 /* '7' */]);
@@ -297,8 +300,9 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
         }
       }
       let header = extension.header;
-      if (extensions.renamed) header = withName(header, kind === 'pax' ? PAX_HEADER_NAME : LONG_LINK_NAME);
-      if (extensions.renamed || extension.changed) header = withSize(header, extension.content.length);
+      const rename = extensions.renamed || !nameIsClean(header);
+      if (rename) header = withName(header, kind === 'pax' ? PAX_HEADER_NAME : LONG_LINK_NAME);
+      if (rename || extension.changed) header = withSize(header, extension.content.length);
       out.push(header, extension.content, zeros(padding(extension.content.length)));
     }
   };
@@ -313,8 +317,10 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
       const masked = maskEntryName(name, entries, field.part);
       if (masked !== name) replaceRecord(pax, record, ENCODER.encode(masked));
     }
+    const rename = !nameIsClean(header);
+    const named = rename ? withName(header, PAX_GLOBAL_HEADER_NAME) : header;
     out.push(
-      pax.changed ? withSize(header, pax.content.length) : header,
+      pax.changed || rename ? withSize(named, pax.content.length) : named,
       pax.content,
       zeros(padding(pax.content.length)),
     );
@@ -349,6 +355,21 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
     return content.subarray(0, end);
   };
 
+  /**
+   * Whether an extended header's own name (which readers ignore) is text the masker leaves alone. GNU tar derives it
+   * from the entry's name (`dir/PaxHeaders/base`); one that is not UTF-8, or that masking would change, is replaced
+   * with GNU's fixed name. Not recorded: it is a copy, and the entry's name is recorded where readers take it.
+   */
+  const nameIsClean = (header: Uint8Array): boolean => {
+    let name: string;
+    try {
+      name = UTF8.decode(ustarName(header, NAME, ustarLayout(header)));
+    } catch {
+      return false;
+    }
+    return maskName(masker, name, options.context, () => {}) === name;
+  };
+
   /** `name` masked (maskName), what was masked counted as `file[<index>].<part>`. */
   const maskEntryName = (name: string, index: number, part: NamePart): string =>
     maskName(masker, name, options.context, (record) => recorder.addRecord(record, () => `file[${index}].${part}`));
@@ -373,7 +394,15 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
     }
     const original = decodeName(source, field.part);
     const masked = maskEntryName(original, entries, field.part);
-    if (masked === original) return { original, masked };
+    if (masked === original) {
+      // Writers put the start of the name in the ustar field (or nothing). Anything else is not what readers show, so
+      // it is not masked as the name was: it is overwritten, in case it holds what the name does not.
+      if ((record || long) && !isPrefix(ustarName(header, field, layout), source)) {
+        setUstarName(header, field, layout, truncateUtf8(source, field === NAME ? NAME_LENGTH : LINKNAME_LENGTH));
+        extensions.renamed = true;
+      }
+      return { original, masked };
+    }
     const bytes = ENCODER.encode(masked);
     if (record) replaceRecord(extensions.pax!, record, bytes);
     if (long) {
@@ -659,6 +688,10 @@ function fitUstar(header: Uint8Array, field: NameField, layout: UstarLayout, byt
 function setField(header: Uint8Array, offset: number, length: number, bytes: Uint8Array): void {
   header.fill(0, offset, offset + length);
   header.set(bytes, offset);
+}
+
+function isPrefix(prefix: Uint8Array, of: Uint8Array): boolean {
+  return prefix.length <= of.length && prefix.every((byte, at) => of[at] === byte);
 }
 
 /** At most `length` bytes of UTF-8, cut before a character rather than inside one. */

@@ -548,6 +548,37 @@ describe('tar masker, names in pax records', () => {
     ]);
   });
 
+  it('overwrites a ustar name that is not the start of the pax path readers take, whatever it holds', () => {
+    const pax = Buffer.from(paxRecord('path', 'notes/report.txt'));
+    const bytes = Buffer.concat([
+      entry(ustarHeader('PaxHeaders/x', 'x', pax.length), pax),
+      entry(ustarHeader(`caller ssn ${SSN}`, '0', 5), Buffer.from('text\n')),
+      Buffer.alloc(1024),
+    ]);
+    const { output } = maskArchive(bytes, [7, 700]);
+    expect(output.includes(SSN)).toBe(false);
+    expect(listing(output)).toEqual(['notes/report.txt']);
+    expect(readFileSync(join(extract(output), 'notes/report.txt'), 'utf8')).toBe('text\n');
+  });
+
+  it("replaces an extended header's own name, or a global header's, when masking would change it", () => {
+    const pax = Buffer.from(paxRecord('path', 'notes/report.txt'));
+    const global = Buffer.from(paxRecord('comment', 'nightly'));
+    const bytes = Buffer.concat([
+      entry(ustarHeader(`GlobalHead.${EMAIL}`, 'g', global.length), global),
+      entry(ustarHeader(`PaxHeaders/${SSN}`, 'x', pax.length), pax),
+      entry(ustarHeader('notes/report.txt', '0', 5), Buffer.from('text\n')),
+      Buffer.alloc(1024),
+    ]);
+    const { output, stream } = maskArchive(bytes, [3, 515, 1500]);
+    expect(output.includes(SSN)).toBe(false);
+    expect(output.includes(EMAIL)).toBe(false);
+    expect(output.subarray(0, 21).toString('latin1')).toBe('././@PaxGlobalHeader\0');
+    expect(listing(output)).toEqual(['notes/report.txt']);
+    // Copies readers ignore are replaced, not recorded: the entry's own name had nothing to mask.
+    expect(stream.record.total).toBe(0);
+  });
+
   it('refuses extended headers with no entry after them', () => {
     const pax = Buffer.from(paxRecord('path', 'a.txt'));
     const bytes = Buffer.concat([entry(ustarHeader('PaxHeaders/x', 'x', pax.length), pax), Buffer.alloc(1024)]);
