@@ -15,6 +15,7 @@ import type { MaskingRecord } from '#shared/masking/model.ts';
 import { MaskingConfigSchema, type MaskingConfig } from '#shared/masking/rules.ts';
 import { createTextMasker, createWatchMasker, StreamMaskingError, type ChunkMasker } from '#shared/masking/streams.ts';
 import { UsageError } from '../errors.ts';
+import { OutputSpool } from '../lib/output-spool.ts';
 
 type Format = 'auto' | 'json' | 'watch' | 'text';
 
@@ -189,11 +190,12 @@ async function maskInput(
       chosen === 'watch' ? createWatchMasker(masker, { context }) : createTextMasker(masker, { context }),
     );
 
-  // The document's bytes are held, never a decoded copy: the masker decodes it an item at a time.
+  // The document's bytes are held, never a decoded copy: the masker decodes it an item at a time, and its output
+  // waits in a spool file until the whole document is masked.
   const bytes = await readAll(all());
   const json = maskJson(bytes, masker, context);
   if (json.ok) {
-    for (const piece of json.pieces) await write(piece);
+    await json.spool.drainTo(write);
     return json.record;
   }
   if (format === 'json') throw new UsageError(`the input is not valid JSON${json.position}`);
@@ -220,19 +222,20 @@ function sniff(head: string): Exclude<Format, 'auto'> {
 }
 
 /**
- * The masked document in pieces (a list item by item), all masked before any is written: input that is not JSON is
+ * The masked document spooled (a list item by item), all masked before any is written: input that is not JSON is
  * masked as text instead. JSON.parse's message quotes the input, which may be PHI: only the position is kept.
  */
-function maskJson(
+export function maskJson(
   bytes: Buffer,
   masker: Masker,
   context: MaskContext,
-): { ok: true; pieces: string[]; record: MaskingRecord } | { ok: false; position: string } {
-  const pieces: string[] = [];
+): { ok: true; spool: OutputSpool; record: MaskingRecord } | { ok: false; position: string } {
+  const spool = new OutputSpool();
   try {
-    const record = masker.maskJsonText(bytes, (piece) => pieces.push(piece), context);
-    return { ok: true, pieces, record };
+    const record = masker.maskJsonText(bytes, (piece) => spool.write(piece), context);
+    return { ok: true, spool, record };
   } catch (error) {
+    spool.discard();
     if (!(error instanceof SyntaxError)) throw error;
     const position = /position (\d+)/.exec(String((error as Error).message))?.[1];
     return { ok: false, position: position ? ` (at character ${position})` : '' };

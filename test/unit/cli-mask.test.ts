@@ -1,9 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.ts';
+import { MASK_NODE_FLAGS } from '../../cli/node-flags.mjs';
 import { captureOutput } from '../support/cli.ts';
+import { eventually } from '../support/local.ts';
 
 let dir: string;
 let stdout: string;
@@ -51,6 +54,24 @@ describe('gatehouse mask', () => {
     expect(stdout).toMatch(/^\{\n {4}"apiVersion": "v1",/);
     expect(stdout.endsWith('}\n')).toBe(true);
     expect(record()).toEqual({ entries: [{ path: '$.data.password', by: 'rule:secret-data', count: 1 }], total: 1 });
+  });
+
+  it('spools a JSON document to a private file until it is all masked, and leaves no spool behind', async () => {
+    const temp = mkdtempSync(join(dir, 'tmp-'));
+    vi.stubEnv('TMPDIR', temp);
+    const list = { apiVersion: 'v1', kind: 'List', items: Array.from({ length: 3000 }, () => secret) };
+    // A list that turns out not to be JSON past its first items: nothing of it is written.
+    const broken = `${JSON.stringify(list).slice(0, -200)}, {"ssn": 123-45-6789}]}`;
+
+    expect(await gatehouse(file('list.json', JSON.stringify(list)))).toBe(0);
+    const written = stdout;
+    stdout = '';
+    expect(await gatehouse('--format', 'json', file('broken.json', broken))).toBe(2);
+    vi.unstubAllEnvs();
+
+    expect(JSON.parse(written).items).toHaveLength(3000);
+    expect(stdout).toBe('');
+    expect(readdirSync(temp)).toEqual([]);
   });
 
   it('explains which rule masked each path', async () => {
@@ -130,5 +151,37 @@ describe('gatehouse mask', () => {
 
   it('exits 2 on an unknown format', async () => {
     expect(await gatehouse('--format', 'xml', file('a.json', '{}'))).toBe(2);
+  });
+});
+
+describe('gatehouse mask, run as the installed command (cli/gatehouse.mjs)', () => {
+  const entry = join(import.meta.dirname, '../../cli/gatehouse.mjs');
+  const run = (args: string[], input: string) =>
+    spawnSync(process.execPath, [entry, 'mask', ...args], { input, encoding: 'utf8', timeout: 60_000 });
+
+  it('masks in a process started with the node flags of cli/node-flags.mjs', async () => {
+    const cli = spawn(process.execPath, [entry, 'mask'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => cli.once('exit', resolve));
+    // While it waits for stdin, the masking process is the entry's child: its command line has the flags.
+    const commandLine = await eventually(async () => {
+      const children = readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim().split(/\s+/);
+      return children[0] ? readFileSync(`/proc/${children[0]}/cmdline`, 'utf8').split('\0') : undefined;
+    });
+    cli.stdin.end(JSON.stringify(secret));
+
+    expect(await exited).toBe(0);
+    expect(commandLine).toEqual(expect.arrayContaining([...MASK_NODE_FLAGS, entry, 'mask']));
+  });
+
+  it('passes stdin, stdout, stderr and the exit code through', () => {
+    const masked = run([], JSON.stringify(secret));
+    const refused = run(['--format', 'json'], '{"ssn": 123-45-6789');
+
+    expect(masked.status).toBe(0);
+    expect(JSON.parse(masked.stdout).data.password).toBe(Buffer.from('[MASKED:SECRET]').toString('base64'));
+    expect(JSON.parse(masked.stderr.trim()).total).toBe(1);
+    expect(refused.status).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^gatehouse: the input is not valid JSON/);
   });
 });
