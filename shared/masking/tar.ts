@@ -11,8 +11,9 @@
  * else the ustar `prefix` and `name`, or `linkname`), goes through the same masker, and when masking changes it the
  * masked name is written in every place the archive holds a copy. Copies readers ignore are not trusted to agree: a
  * ustar name under a pax record or long name that is not the start of it, and an extended header's own name that
- * masking would change, are overwritten as well. Two entries whose different names mask alike would
- * overwrite each other when extracted, so that fails the stream, as does a name that is not UTF-8. Owner names
+ * masking would change, are overwritten as well. Two entries whose different names mask alike would overwrite each
+ * other when extracted, so the second is numbered (`[MASKED:DATE]~2/`, see ArchiveNames), directories kept whole and
+ * hard links following their targets; a name that is not UTF-8 fails the stream. Owner names
  * (`uname`, `gname` and their pax records) and other pax records (`comment`, extended attributes) pass through
  * unmasked.
  *
@@ -31,8 +32,8 @@ export interface TarMaskerOptions {
   /** A file (or pax header) longer than this fails the stream: its content is held whole to be inspected. @default 16 MiB */
   maxFileBytes?: number;
   /**
-   * An archive with more entries than this fails the stream; it bounds the record and the names kept for the collision
-   * check too. @default 100,000
+   * An archive with more entries than this fails the stream; it bounds the record and the names kept to tell apart
+   * names that mask alike too. @default 100,000
    */
   maxEntries?: number;
 }
@@ -97,6 +98,8 @@ const EXTENSION = '[A-Za-z][A-Za-z0-9]{0,7}';
 const LAST_EXTENSION_DOT = new RegExp(`(?<=[^/])\\.(?=${EXTENSION}(?:/|$))`, 'g');
 /** The dots before each path component's trailing extensions (`.tar` and `.gz` of `123-45-6789.tar.gz`). */
 const EVERY_EXTENSION_DOT = new RegExp(`(?<=[^/])\\.(?=${EXTENSION}(?:\\.${EXTENSION})*(?:/|$))`, 'g');
+/** A last component's extensions (`.tar.gz`), kept after a `~2` that tells apart names that mask alike. */
+const TRAILING_EXTENSIONS = new RegExp(`(?<=[^.])(?:\\.${EXTENSION})+$`);
 /** A name is masked with the dots above set apart, then as it is (a directory named `jane.doe@example.org`). */
 const NAME_VIEWS = [LAST_EXTENSION_DOT, EVERY_EXTENSION_DOT, undefined] as const;
 
@@ -171,10 +174,76 @@ interface PaxRecord {
   value: Uint8Array;
 }
 
-/** A name as it was and as masked, for the check that no two entries mask to one name. */
-interface MaskedName {
-  original: string;
-  masked: string;
+/** Directory levels a name may add to the placement map, on average over an archive's `maxEntries` entries. */
+const NAMES_PER_ENTRY = 4;
+const HARD_LINK = 0x31; // '1'
+
+/**
+ * Where each entry's name went: masking may give two names one masked form (`logs/2026-11-05/` and `logs/2026-11-06/`
+ * both redact to `logs/[MASKED:DATE]/`), and extracted, one would then overwrite the other. A name is placed directory
+ * by directory: each directory keeps the place its first entry gave it, so the files under it stay together, and a
+ * name already taken by another original gets `~2`, `~3`, … before its extension (`[MASKED:DATE]~2/`). Originals are
+ * kept as digests only (names may be PHI); what is placed is masked. When a detection spans a `/` (a date `01/05/2024`
+ * in a path), the masked name has fewer levels than the original: it is placed whole.
+ */
+class ArchiveNames {
+  /** Digest of an original path (no trailing slash) → where it was placed. */
+  readonly #placed = new Map<string, string>();
+  /** Digest of a placed path → digest of the original placed there. */
+  readonly #owners = new Map<string, string>();
+
+  constructor(readonly limit: number) {}
+
+  /** Where `original` goes, `masked` being its masked form; undefined past `limit` names. */
+  place(original: string, masked: string): string | undefined {
+    const slash = original.length > 1 && original.endsWith('/') ? '/' : '';
+    const from = trimSlashes(original).split('/');
+    const to = trimSlashes(masked).split('/');
+    if (from.length !== to.length) {
+      const placed = this.#placeOne(trimSlashes(original), trimSlashes(masked));
+      return placed === undefined ? undefined : placed + slash;
+    }
+    let parent = '';
+    for (let depth = 1; depth <= from.length; depth += 1) {
+      const placed = this.#placeOne(
+        from.slice(0, depth).join('/'),
+        depth === 1 ? to[0]! : `${parent}/${to[depth - 1]}`,
+      );
+      if (placed === undefined) return undefined;
+      parent = placed;
+    }
+    return parent + slash;
+  }
+
+  /** Where an earlier entry named `original` was placed. */
+  placed(original: string): string | undefined {
+    return this.#placed.get(nameDigest(trimSlashes(original)));
+  }
+
+  #placeOne(original: string, wanted: string): string | undefined {
+    const key = nameDigest(original);
+    const known = this.#placed.get(key);
+    if (known !== undefined) return known;
+    if (this.#placed.size >= this.limit) return undefined;
+    let placed = wanted;
+    for (let copy = 2; (this.#owners.get(nameDigest(placed)) ?? key) !== key; copy += 1)
+      placed = numbered(wanted, copy);
+    this.#placed.set(key, placed);
+    this.#owners.set(nameDigest(placed), key);
+    return placed;
+  }
+}
+
+function trimSlashes(name: string): string {
+  let end = name.length;
+  while (end > 1 && name.charCodeAt(end - 1) === SLASH) end -= 1;
+  return name.slice(0, end);
+}
+
+/** `name` with `~copy` before its last component's extensions (`a/[MASKED:SSN]~2.txt`), or at its end. */
+function numbered(name: string, copy: number): string {
+  const extensions = TRAILING_EXTENSIONS.exec(name.slice(name.lastIndexOf('/') + 1))?.[0] ?? '';
+  return `${name.slice(0, name.length - extensions.length)}~${copy}${extensions}`;
 }
 
 /**
@@ -187,11 +256,11 @@ interface MaskedName {
  * names; the extended headers' own names become GNU's `././@PaxHeader` and `././@LongLink`). Directories, links and
  * devices pass through byte for byte, as do files and names with nothing to mask and the end-of-archive zero blocks
  * with any zero padding after them. Chunks may split the archive anywhere; memory holds one file's content (and its
- * extended headers) at a time, and a digest of each name.
+ * extended headers) at a time, a digest of each name and where it was placed (masked).
  *
  * Fails the stream with StreamMaskingError (and then on every call) for a header whose checksum does not match, a file
  * larger than `maxFileBytes`, binary content (not valid UTF-8, or with a NUL byte), a name or link target that is not
- * UTF-8, two entries with different names that mask to the same name, sparse files, content under an entry type that
+ * UTF-8, more than `maxEntries` × 4 names and directories to keep apart, sparse files, content under an entry type that
  * has none (or an unknown type), malformed pax records or long names, two extended headers of a kind for one entry,
  * extended headers with no entry after them, anything but zeros after the end-of-archive marker, more than
  * `maxEntries` entries, and an archive that ends inside an entry. An archive that ends between entries without its
@@ -215,11 +284,7 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
   let headerFill = 0;
   let entry: Entry | undefined;
   let held: Extensions | undefined;
-  /**
-   * The entries' masked names (less trailing slashes), by digest, with the digest of the name each had before masking
-   * and its index: at most `maxEntries`, of a fixed size whatever the names' lengths, and no name (PHI) kept.
-   */
-  const namesSeen = new Map<string, { original: string; index: number }>();
+  const names = new ArchiveNames(maxEntries * NAMES_PER_ENTRY);
   /** The index of the next entry, which is also how many entries have begun. */
   let entries = 0;
   let started = false;
@@ -383,17 +448,18 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
     header: Uint8Array,
     layout: UstarLayout,
     extensions: Extensions,
-  ): MaskedName | undefined => {
+    place: (original: string, masked: string) => string,
+  ): void => {
     const record = extensions.pax && onlyRecord(extensions.pax, field.paxKey);
     const long = extensions[field.long];
     const source = record ? record.value : long ? longNameOf(long.content) : ustarName(header, field, layout);
     if (source.length === 0) {
       // Readers would take the empty name over the ustar field's, which would then pass unmasked.
       if (record || long) fail(record ? `an empty pax ${field.paxKey} record` : `an empty GNU long ${field.part}`);
-      return undefined;
+      return;
     }
     const original = decodeName(source, field.part);
-    const masked = maskEntryName(original, entries, field.part);
+    const masked = place(original, maskEntryName(original, entries, field.part));
     if (masked === original) {
       // Writers put the start of the name in the ustar field (or nothing). Anything else is not what readers show, so
       // it is not masked as the name was: it is overwritten, in case it holds what the name does not.
@@ -401,7 +467,7 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
         setUstarName(header, field, layout, truncateUtf8(source, field === NAME ? NAME_LENGTH : LINKNAME_LENGTH));
         extensions.renamed = true;
       }
-      return { original, masked };
+      return;
     }
     const bytes = ENCODER.encode(masked);
     if (record) replaceRecord(extensions.pax!, record, bytes);
@@ -419,7 +485,6 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
       setUstarName(header, field, layout, truncateUtf8(bytes, field === NAME ? NAME_LENGTH : LINKNAME_LENGTH));
     }
     extensions.renamed = true;
-    return { original, masked };
   };
 
   const newPaxExtension = (entryHeader: Uint8Array, extensions: Extensions): PaxExtension => {
@@ -438,25 +503,19 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
     const named = header.slice();
     const layout = ustarLayout(header);
     const own = extensions ?? { order: [], renamed: false };
-    const name = maskNameField(NAME, named, layout, own);
-    maskNameField(LINKNAME, named, layout, own);
-    if (name) checkCollision(name);
+    const placeName = (original: string, masked: string) => {
+      const placed = names.place(original, masked);
+      if (placed === undefined) fail(`the archive has more than ${names.limit} names to keep apart`);
+      return placed!;
+    };
+    // A hard link names an earlier entry: it follows that entry to wherever it was placed. A symlink's target is text.
+    const placeLink = (original: string, masked: string) =>
+      header[TYPEFLAG_OFFSET] === HARD_LINK ? (names.placed(original) ?? masked) : masked;
+    maskNameField(NAME, named, layout, own, placeName);
+    maskNameField(LINKNAME, named, layout, own, placeLink);
     if (!own.renamed) return [header, extensions];
     writeChecksum(named);
     return [named, own];
-  };
-
-  /** Two entries with different names must not mask to one: extracted, the second would overwrite the first. */
-  const checkCollision = ({ original, masked }: MaskedName): void => {
-    const key = nameDigest(masked);
-    const originalKey = masked === original ? key : nameDigest(original);
-    const seen = namesSeen.get(key);
-    if (!seen) namesSeen.set(key, { original: originalKey, index: entries });
-    else if (seen.original !== originalKey) {
-      fail(
-        `the masked names of entries ${seen.index} and ${entries} collide: extracted, one would overwrite the other`,
-      );
-    }
   };
 
   const startEntry = (header: Uint8Array, out: Uint8Array[]): void => {
@@ -622,11 +681,9 @@ function maskName(
   return value;
 }
 
-/** A digest of a name less its trailing slashes (GNU tar writes directories with one), compared for collisions. */
+/** 16 bytes of a name's SHA-256: what ArchiveNames keeps of names (which may be PHI). */
 function nameDigest(name: string): string {
-  let end = name.length;
-  while (end > 1 && name.charCodeAt(end - 1) === SLASH) end -= 1;
-  return createHash('sha256').update(name.slice(0, end)).digest().toString('latin1', 0, 16);
+  return createHash('sha256').update(name).digest().toString('latin1', 0, 16);
 }
 
 function ustarLayout(header: Uint8Array): UstarLayout {
