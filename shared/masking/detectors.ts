@@ -7,7 +7,7 @@
  */
 import { DETECTOR_NAMES, TOKEN_PREFIXES, type Detection, type DetectorName, type TextScanner } from './model.ts';
 import { detectStreetAddress, detectZip } from './detectors/addresses.ts';
-import { isAlphanumeric, isDigit, isLetter, isUpper, startsToken } from './detectors/characters.ts';
+import { isAlphanumeric, isDigit, isLetter, isUpper, joinedToWordBefore, startsToken } from './detectors/characters.ts';
 import { detectDate } from './detectors/dates.ts';
 import { detectEmail } from './detectors/email.ts';
 import { detectIpv4, detectIpv6, NonPhiRanges } from './detectors/network.ts';
@@ -206,6 +206,16 @@ export function createTextScanner(options: ScannerOptions = {}): TextScanner {
         while (runEnd < length && isDigit(text.charCodeAt(runEnd))) runEnd += 1;
         if (startsToken(text, index)) {
           index = detectAtDigitRun(text, index, runEnd, found);
+        } else if (
+          on.ssn &&
+          runEnd - index === 3 &&
+          text.charCodeAt(runEnd) === 45 &&
+          joinedToWordBefore(text, index)
+        ) {
+          // A dashed SSN glued to a word by a joiner, as names hold one (`intake-123-45-6789.pdf`).
+          const end = detectSsn(text, index, runEnd);
+          if (end > 0) addResolved(found, { detector: 'ssn', start: index, end });
+          index = end > 0 ? end : runEnd;
         } else {
           // Inside a word (hex, base64, `INC0012345`): nothing starts before the word ends.
           index = runEnd;

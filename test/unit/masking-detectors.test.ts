@@ -34,6 +34,19 @@ describe('SSN', () => {
     expect(found('ssn 899-99-9999')).toEqual([['ssn', '899-99-9999']]);
   });
 
+  it('finds a dashed SSN a name glues to words: a file name, an object key', () => {
+    const text = 'put intake-123-45-6789.pdf patient_321-54-9876_front.jpg /scans/234-56-7890.tar.gz';
+    expect(found(text)).toEqual([
+      ['ssn', '123-45-6789'],
+      ['ssn', '321-54-9876'],
+      ['ssn', '234-56-7890'],
+    ]);
+  });
+
+  it('leaves the shape alone where a digit or no joiner glues it, or when it is spaced', () => {
+    expect(found('v1-123-45-6789 a123-45-6789 123-45-6789x 123-45-6789.1 build-123 45 6789')).toEqual([]);
+  });
+
   it('refuses mixed separators and digit runs glued to the shape', () => {
     expect(found('123-45 6789 1123-45-6789 123-45-67890 a123-45-6789')).toEqual([]);
   });

@@ -87,3 +87,17 @@ export function hasContextBefore(text: string, start: number, context: RegExp, a
   }
   return from < start && context.test(text.slice(from, start));
 }
+
+/**
+ * True when a word and a joiner come right before `start` (`intake-`, `patient_`), as in file and object names
+ * (`intake-123-45-6789.pdf`). Only identifiers with a shape specific enough to stand out there may start so (the dashed
+ * SSN); dates, ZIPs and card groups may not (`backup-2024-03-05`, `JIRA-1234`).
+ */
+export function joinedToWordBefore(text: string, start: number): boolean {
+  return start >= 2 && isJoiner(text.charCodeAt(start - 1)) && isLetter(text.charCodeAt(start - 2));
+}
+
+/** The mirror of `joinedToWordBefore`: a joiner and a word right after `end` (`.pdf`, `_front`). */
+export function joinedToWordAfter(text: string, end: number): boolean {
+  return end + 1 < text.length && isJoiner(text.charCodeAt(end)) && isLetter(text.charCodeAt(end + 1));
+}

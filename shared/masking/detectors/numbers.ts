@@ -1,10 +1,11 @@
 /**
- * Identifiers found from a digit run `[start, runEnd)` that already starts a token. Each returns the end of its match, or
+ * Identifiers found from a digit run `[start, runEnd)` that starts a token (or, for a dashed SSN, follows a word and a
+ * joiner). Each returns the end of its match, or
  * -1. Bare digit strings are everywhere in cluster data (resourceVersions, UIDs' digits, ports, epoch seconds), so a
  * bare SSN (9 digits), phone (10) or NPI (10) counts only after a word that names it.
  */
 import { hasCardIssuerPrefix, isLuhnValid, isValidNpi, isValidSsn } from './checksums.ts';
-import { digitsAt, endsToken, hasContextBefore, isDigit, numberAt } from './characters.ts';
+import { digitsAt, endsToken, hasContextBefore, isDigit, joinedToWordAfter, numberAt } from './characters.ts';
 
 const DASH = 45;
 const SPACE = 32;
@@ -14,7 +15,10 @@ const SSN_CONTEXT = /ssn|social|\bss#|\btin\b|taxpayer/i;
 const PHONE_CONTEXT = /phone|\btel|fax|mobile|\bcell|contact/i;
 const NPI_CONTEXT = /npi/i;
 
-/** `123-45-6789`, `123 45 6789` anywhere; `123456789` after ssn, social, tin. */
+/**
+ * `123-45-6789`, `123 45 6789` anywhere; `123456789` after ssn, social, tin. A dashed one also where a name glues it
+ * to words (`intake-123-45-6789.pdf`): the scanner calls this for a run after `word-` or `word_` too.
+ */
 export function detectSsn(text: string, start: number, runEnd: number): number {
   const digits = runEnd - start;
   if (digits === 9) {
@@ -39,7 +43,9 @@ export function detectSsn(text: string, start: number, runEnd: number): number {
     numberAt(text, runEnd + 1, runEnd + 3),
     numberAt(text, runEnd + 4, end),
   );
-  return valid && endsToken(text, end) ? end : -1;
+  // A dashed SSN may end where a name goes on (`123-45-6789.pdf`, `123-45-6789_front`).
+  const ends = endsToken(text, end) || (separator === DASH && joinedToWordAfter(text, end));
+  return valid && ends ? end : -1;
 }
 
 /**
