@@ -51,7 +51,8 @@ export const GATEHOUSE_BUNDLING = {
 /** How a function may use a table. `append` is read plus `PutItem` only: audit events are never updated or deleted. */
 export type TableAccess = 'read' | 'append' | 'readWrite';
 
-const TABLE_ACTIONS: Record<TableAccess, string[]> = {
+/** The actions of each access, on the table (and, where asked, its indexes). The relay's task role appends as `append`. */
+export const TABLE_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
   read: [
     'dynamodb:GetItem',
     'dynamodb:BatchGetItem',
@@ -217,7 +218,7 @@ export class GatehouseFunction extends Construct {
   bindTable(variable: string, table: ITable, access: TableAccess, indexes: readonly string[] = []): this {
     this.function.addEnvironment(variable, table.tableName);
     const resources = [table.tableArn, ...indexes.map((index) => `${table.tableArn}/index/${index}`)];
-    this.policy.addStatements(new PolicyStatement({ actions: TABLE_ACTIONS[access], resources }));
+    this.policy.addStatements(new PolicyStatement({ actions: [...TABLE_ACTIONS[access]], resources }));
     if (table.encryptionKey) {
       const actions =
         access === 'read'

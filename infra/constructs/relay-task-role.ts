@@ -6,23 +6,10 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 // cdk-nag names an IAM5 finding by the resource flattened with this function; acknowledgements must repeat that name.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
+import { TABLE_ACTIONS } from './gatehouse-function.ts';
 
 /** Where the relay writes exec/attach session recordings in the audit bucket (relay/session-proxy.ts). */
 export const SESSIONS_PREFIX = 'sessions/';
-
-/**
- * What the relay does with the events table: what the functions that append audit events may do (`append` in
- * gatehouse-function.ts): read the chain head (Query), put the next event with a condition, never update or delete.
- * On the table only: the relay queries no index.
- */
-export const RELAY_EVENTS_TABLE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
-  'dynamodb:Query',
-  'dynamodb:ConditionCheckItem',
-  'dynamodb:DescribeTable',
-  'dynamodb:PutItem',
-] as const;
 
 /** The relay reads one grant at a time (consistent GetItem); it never writes the state table. */
 export const RELAY_STATE_TABLE_ACTIONS = ['dynamodb:GetItem'] as const;
@@ -81,7 +68,9 @@ export class RelayTaskRole extends Construct {
       statements: [
         new PolicyStatement({
           sid: 'AppendAuditEvents',
-          actions: [...RELAY_EVENTS_TABLE_ACTIONS],
+          // As the functions that append audit events: read the chain head, put the next event with a condition, never
+          // update or delete. On the table only: the relay queries no index.
+          actions: [...TABLE_ACTIONS.append],
           resources: [props.eventsTable.tableArn],
         }),
         new PolicyStatement({
