@@ -15,6 +15,7 @@ import { ApiClient } from '../cli/lib/api-client.ts';
 import { APPROVE_ACTION_ID } from '#shared/slack/messages.ts';
 import { signSlackRequest } from '#shared/slack/signature.ts';
 import { LOCAL_AUDIENCE, LOCAL_CLUSTER, startLocal } from '../local/start.ts';
+import { GITHUB_ACTIONS_ISSUER } from '../test/support/config-parts.ts';
 import { percentile } from './stats.ts';
 
 const CHANNEL = 'C0BENCH';
@@ -65,14 +66,7 @@ when { principal in Gatehouse::Group::"ci" && context.access == "view" };
   );
   const config = {
     version: 1,
-    issuers: [
-      {
-        name: 'github-actions',
-        issuer: 'https://token.actions.githubusercontent.com',
-        audience: 'gatehouse',
-        kind: 'github-actions',
-      },
-    ],
+    issuers: [GITHUB_ACTIONS_ISSUER],
     clusters: [
       {
         name: LOCAL_CLUSTER,

@@ -14,12 +14,13 @@ import { pipeline } from 'node:stream/promises';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalRelayCredentialSigner } from '#shared/adapters/local/local-relay-credential-signer.ts';
 import { systemClock, ulidIds } from '#shared/adapters/system.ts';
 import { AuditLog } from '#shared/audit/audit-log.ts';
+import { HOP_BY_HOP } from '#shared/relay/upstream-headers.ts';
 import { RELAY_REMEMBERED_HEADS } from '../relay/event-writer.ts';
 import { selfSignedCertificate } from '../relay/tls.ts';
 import { runRelayWorkers } from '../relay/workers.ts';
-import { LocalRelayCredentialSigner } from '#shared/adapters/local/local-relay-credential-signer.ts';
 import type { KubeObject } from '../test/support/k8s-api-server.ts';
 import { startK8sApiServer } from '../test/support/k8s-api-server.ts';
 import { startRelayHarness, type ExternalApiServer, type RelayHarnessOptions } from '../test/support/relay.ts';
@@ -266,8 +267,8 @@ async function runRelayWorkersChild(upstream: ExternalApiServer, workers: number
   } satisfies RelayReady);
 }
 
-/** Hop-by-hop headers (RFC 9110 section 7.6.1), and the client's credential: the proxy sends the API server's own. */
-const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'authorization']);
+/** The relay's hop-by-hop headers, the host, and the client's credential: the proxy sends the API server's own. */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'host', 'authorization']);
 
 async function runNodeProxy(upstream: ExternalApiServer): Promise<void> {
   const { Pool } = await import('undici');

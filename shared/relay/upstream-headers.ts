@@ -5,7 +5,7 @@
  * encoding to identity, which it need not decode.
  */
 
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-authenticate',

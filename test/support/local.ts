@@ -16,7 +16,7 @@ import type { LocalAccessEntry } from '../../shared/adapters/local/local-access-
 import type { AuditEvent } from '../../shared/audit/event.ts';
 import type { AccessRequest, DirectGrant, Grant } from '../../shared/model.ts';
 import { LOCAL_AUDIENCE, startLocal, type LocalOptions, type LocalRuntime } from '../../local/start.ts';
-import { EDIT_POLICY_ARN, VIEW_POLICY_ARN } from './access-policies.ts';
+import { EDIT_POLICY_ARN, GITHUB_ACTIONS_ISSUER, VIEW_POLICY_ARN } from './config-parts.ts';
 import { call, type ApiResponse, type CallOptions } from './api.ts';
 
 export { EDIT_POLICY_ARN, VIEW_POLICY_ARN };
@@ -30,14 +30,7 @@ export function testConfig(): Record<string, unknown> {
   const accessLevels = { view: VIEW_POLICY_ARN, edit: EDIT_POLICY_ARN };
   return {
     version: 1,
-    issuers: [
-      {
-        name: 'github-actions',
-        issuer: 'https://token.actions.githubusercontent.com',
-        audience: 'gatehouse',
-        kind: 'github-actions',
-      },
-    ],
+    issuers: [GITHUB_ACTIONS_ISSUER],
     clusters: [
       {
         name: 'dev',

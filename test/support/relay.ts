@@ -26,7 +26,7 @@ import { SessionProxy } from '../../relay/session-proxy.ts';
 import { selfSignedCertificate, type RelayCertificate } from '../../relay/tls.ts';
 import { staticBearer, Upstream } from '../../relay/upstream.ts';
 import { startK8sApiServer, type K8sApiServer, type K8sApiServerOptions } from './k8s-api-server.ts';
-import { EDIT_POLICY_ARN, VIEW_POLICY_ARN } from './access-policies.ts';
+import { EDIT_POLICY_ARN, GITHUB_ACTIONS_ISSUER, VIEW_POLICY_ARN } from './config-parts.ts';
 
 const run = promisify(execFile);
 
@@ -136,14 +136,7 @@ export async function startRelayHarness(
   }
   const config = GatehouseConfigSchema.parse({
     version: 1,
-    issuers: [
-      {
-        name: 'github-actions',
-        issuer: 'https://token.actions.githubusercontent.com',
-        audience: 'gatehouse',
-        kind: 'github-actions',
-      },
-    ],
+    issuers: [GITHUB_ACTIONS_ISSUER],
     clusters: [
       {
         name: RELAY_CLUSTER,
