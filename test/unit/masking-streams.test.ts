@@ -8,6 +8,7 @@ import {
   StreamMaskingError,
   type ChunkMasker,
 } from '../../shared/masking/streams.ts';
+import { feedInCuts } from '../support/chunk-masker.ts';
 
 const scanner: TextScanner = {
   scan(text) {
@@ -24,14 +25,7 @@ const encoder = new TextEncoder();
 
 /** Feeds `bytes` cut at `cuts` and returns the output text. */
 function run(stream: ChunkMasker, bytes: Uint8Array, cuts: number[]): string {
-  const out: Uint8Array[] = [];
-  let start = 0;
-  for (const cut of [...cuts].sort((a, b) => a - b)) {
-    out.push(...stream.push(bytes.subarray(start, cut)));
-    start = cut;
-  }
-  out.push(...stream.push(bytes.subarray(start)), ...stream.end());
-  return Buffer.concat(out).toString('utf8');
+  return feedInCuts(stream, bytes, cuts).toString('utf8');
 }
 
 const events = [

@@ -22,6 +22,7 @@ import { MaskingConfigSchema } from '../../shared/masking/rules.ts';
 import { StreamMaskingError } from '../../shared/masking/streams.ts';
 import { createTarMasker, type TarMaskerOptions } from '../../shared/masking/tar.ts';
 import { defaultMasker } from '../fixtures/phi/run-masker.ts';
+import { feedInCuts } from '../support/chunk-masker.ts';
 
 const masker = defaultMasker();
 const SSN = '123-45-6789';
@@ -68,14 +69,7 @@ function archive(root: string, format: string): Buffer {
 /** Pushes `bytes` cut at `cuts` through a tar masker; returns the output and the masker. */
 function maskArchive(bytes: Uint8Array, cuts: number[] = [], options: TarMaskerOptions = {}, using = masker) {
   const stream = createTarMasker(using, options);
-  const out: Uint8Array[] = [];
-  let start = 0;
-  for (const cut of [...cuts].sort((a, b) => a - b)) {
-    out.push(...stream.push(bytes.subarray(start, cut)));
-    start = cut;
-  }
-  out.push(...stream.push(bytes.subarray(start)), ...stream.end());
-  return { output: Buffer.concat(out), stream };
+  return { output: feedInCuts(stream, bytes, cuts), stream };
 }
 
 /** Extracts with the system tar, all warnings on; fails on any message. */
