@@ -29,6 +29,7 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Masker } from '#shared/masking/masker.ts';
 import type { MaskingRecord } from '#shared/masking/model.ts';
+import type { ScannerTuning } from '#shared/masking/detectors.ts';
 import { createTextMasker } from '#shared/masking/streams.ts';
 import { NearMisses, cast, fhirServerLines, intakePod } from '../test/fixtures/phi/corpus.ts';
 import { render } from '../test/fixtures/phi/plant.ts';
@@ -47,6 +48,8 @@ const MEMORY_TARGET_MULTIPLE = 3;
 /** "Flat": RSS over the stream, after its first tenth, varies by at most this much (GC runs by its own heuristics). */
 const FLAT_RSS_SPREAD_MB = 32;
 const CHUNK_BYTES = 64 * 1024;
+/** Runs of the 100 MB stream per scanner loop (each in a child of its own). */
+const TEXT_RUNS = 3;
 
 export interface ProfileLine {
   fn: string;
@@ -69,6 +72,9 @@ export interface MaskingBenchReport {
   textBytes: number;
   textMs: number;
   textMBs: number;
+  /** The same stream with the scanner's JavaScript loop on every text (ScannerTuning), for the ratio. */
+  textJavaScriptLoopMs: number;
+  textJavaScriptLoopMBs: number;
   textMasked: number;
   /** RSS above the child's baseline, MB, after every MB of the stream. */
   textRssSamplesMB: number[];
@@ -158,7 +164,16 @@ export async function runMaskingBench(
   const jsonFloorMs = median(floorTimes);
   const jsonMaskMs = median(maskTimes);
 
-  const text = child<{ ms: number; masked: number; rssSamples: number[] }>(['stream', String(textBytes)]);
+  // The default scanner and the one with its JavaScript loop only, interleaved run by run (the machine is shared).
+  type StreamRun = { ms: number; masked: number; rssSamples: number[] };
+  const textRuns: StreamRun[] = [];
+  const javaScriptLoopRuns: StreamRun[] = [];
+  for (let run = 0; run < TEXT_RUNS; run += 1) {
+    textRuns.push(child<StreamRun>(['stream', String(textBytes), 'auto']));
+    javaScriptLoopRuns.push(child<StreamRun>(['stream', String(textBytes), 'javascript']));
+  }
+  const textMs = median(textRuns.map((run) => run.ms));
+  const textJavaScriptLoopMs = median(javaScriptLoopRuns.map((run) => run.ms));
   // As `gatehouse mask` runs: with the node flags cli/gatehouse.mjs starts it with.
   const podListPeak = child<{ peakBytes: number }>(['memory', 'mask', podListFile], MASK_NODE_FLAGS);
   const streamedPeak = child<{ peakBytes: number }>(['memory', 'mask-streamed', podListFile]);
@@ -178,10 +193,12 @@ export async function runMaskingBench(
     jsonFloorMBs: podListBytes / MB / (jsonFloorMs / 1000),
     jsonRatio: jsonFloorMs / jsonMaskMs,
     textBytes,
-    textMs: text.ms,
-    textMBs: textBytes / MB / (text.ms / 1000),
-    textMasked: text.masked,
-    textRssSamplesMB: text.rssSamples.map((bytes) => bytes / MB),
+    textMs,
+    textMBs: textBytes / MB / (textMs / 1000),
+    textJavaScriptLoopMs,
+    textJavaScriptLoopMBs: textBytes / MB / (textJavaScriptLoopMs / 1000),
+    textMasked: textRuns[0]!.masked,
+    textRssSamplesMB: textRuns[0]!.rssSamples.map((bytes) => bytes / MB),
     podListPeakBytes: podListPeak.peakBytes,
     streamedPeakBytes: streamedPeak.peakBytes,
     floorPeakBytes: floorPeak.peakBytes,
@@ -234,8 +251,9 @@ const AREAS: ReadonlyArray<[string, (name: string, file: string) => boolean]> = 
     (_, file) => /^(masker|matcher|paths|tokens)\.ts$/.test(file),
   ],
   [
-    'scanner (detectors.ts, detectors/*, regular expressions)',
-    (name, file) => file === 'detectors.ts' || DETECTOR_FILES.has(file) || name.startsWith('RegExp:'),
+    'scanner (detectors.ts, detectors/*, its WebAssembly loop, regular expressions)',
+    (name, file) =>
+      file === 'detectors.ts' || DETECTOR_FILES.has(file) || name.startsWith('RegExp:') || isScanLoop(name),
   ],
   [
     'nested encodings (encodings.ts, yaml)',
@@ -244,6 +262,11 @@ const AREAS: ReadonlyArray<[string, (name: string, file: string) => boolean]> = 
   ['stream framing (streams.ts, TextDecoder)', (name, file) => file === 'streams.ts' || name === 'decode'],
 ];
 const DETECTOR_FILES = new Set(readdirSync(resolve(import.meta.dirname, '../shared/masking/detectors')));
+
+/** The scanner's loop is the only WebAssembly a masking child runs; V8 names its frames by index. */
+function isScanLoop(name: string): boolean {
+  return name.startsWith('wasm-function[') || name.startsWith('wasm-to-js') || name.startsWith('js-to-wasm');
+}
 
 /** Self time per function, summed over the samples that stopped in it (idle excluded), and per area. */
 export function summarizeProfile(cpuProfile: CpuProfile, limit: number): ProfileSummary {
@@ -260,7 +283,9 @@ export function summarizeProfile(cpuProfile: CpuProfile, limit: number): Profile
     // tsx compiles each module with its own layout: the function and file name it, the line may not.
     const name = frame.functionName || '(anonymous)';
     // A regular expression is named by its whole source: its start is enough to tell which.
-    const key = `${name.length > 48 ? `${name.slice(0, 48)}…` : name}${file ? ` (${file})` : ''}`;
+    const key = isScanLoop(name)
+      ? `${name.replace(/\[\d+\]$/, '')} (scan-loop.as.ts)`
+      : `${name.length > 48 ? `${name.slice(0, 48)}…` : name}${file ? ` (${file})` : ''}`;
     selfMicros.set(key, (selfMicros.get(key) ?? 0) + delta);
     const area = AREAS.find(([, test]) => test(name, file))?.[0] ?? 'other (start-up, JSON, Node)';
     areaMicros.set(area, (areaMicros.get(area) ?? 0) + delta);
@@ -364,8 +389,9 @@ async function runChild(mode: string, args: string[]): Promise<unknown> {
     }
     case 'stream': {
       const total = Number(args[0]);
+      const loop = args[1] as ScannerTuning['loop'];
       const pool = generateLogPool();
-      const stream = createTextMasker(defaultMasker());
+      const stream = createTextMasker(defaultMasker({ loop }));
       collectGarbage();
       const baseline = rssBytes();
       const rssSamples: number[] = [];
@@ -465,8 +491,10 @@ by the corpus generator (test/fixtures/phi): a PodList of ${report.pods.toLocale
 ${mb(report.podListBytes)} MB, each pod with PHI in env values, annotations and a referral URL (${report.podListMasked.toLocaleString('en')}
 values masked); and a ${mb(report.textBytes)} MB FHIR-server log cycling through a MB of distinct lines (search
 parameters, SSNs, emails, phones, cards, addresses; UUIDs, timestamps and digests that stay; cluster IPs, which the
-default rules mask as they know no cluster CIDR), pushed through the streaming text masker in 64 KiB chunks (${report.textMasked.toLocaleString('en')} values masked). Times are medians of ${report.runs} interleaved runs
-after a warm-up.
+default rules mask as they know no cluster CIDR), pushed through the streaming text masker in 64 KiB chunks (${report.textMasked.toLocaleString('en')} values masked). JSON times are medians of ${report.runs} interleaved runs
+after a warm-up; text times are medians of ${TEXT_RUNS} runs of the whole stream, each in a child process of its own,
+interleaved with as many runs whose scanner loops in JavaScript only (the scanner's loop runs in WebAssembly on texts of
+256 characters and more, scan-loop.as.ts; decision 0014): ${(report.textJavaScriptLoopMs / report.textMs).toFixed(2)}× faster with it.
 
 | target | measured | |
 |---|---|---|
@@ -482,6 +510,11 @@ ${table(
       report.jsonMaskMBs.toFixed(1),
     ],
     [`text masker, ${mb(report.textBytes)} MB in 64 KiB chunks`, ms(report.textMs, 0), report.textMBs.toFixed(1)],
+    [
+      'the same, the scanner looping in JavaScript only',
+      ms(report.textJavaScriptLoopMs, 0),
+      report.textJavaScriptLoopMBs.toFixed(1),
+    ],
   ],
 )}
 

@@ -15,6 +15,7 @@ import { detectCreditCard, detectMbi, detectNpi, detectPhone, detectSsn } from '
 import { ScannerOptionsSchema, type ScannerOptions } from './detectors/options.ts';
 import { compilePatterns, detectPatterns, type IdentifierPatterns } from './detectors/patterns.ts';
 import { detectQueryValue, queryEnd } from './detectors/url.ts';
+import { SCAN_LOOP_WASM } from './scan-loop.wasm.ts';
 
 export { ScannerOptionsSchema, type ResolvedScannerOptions, type ScannerOptions } from './detectors/options.ts';
 
@@ -89,11 +90,24 @@ function digitRunShapes(on: Readonly<Record<DetectorName, boolean>>): Uint16Arra
 }
 
 /**
- * The characters the scan loop acts on: digits, and `@ ? & + ( : [` (see the switch in `scan`). One entry per UTF-16
- * code unit, so the loop's test is a single load with no range check before it.
+ * The characters the loop visits: digits, and `@ ? & + ( : [` (see visitMark). One entry per UTF-16 code unit, so the
+ * loop's test is a single load with no range check before it.
  */
 const STARTS_SOMETHING = new Uint8Array(0x10000);
 for (const character of '0123456789@?&+(:[') STARTS_SOMETHING[character.charCodeAt(0)] = 1;
+
+/**
+ * Which loop scans a text: WebAssembly's from this length (shorter texts, most string values of an object, do not
+ * repay the call; bench/masking.ts measures both loops), up to a length that bounds its memory at about 2 MiB a
+ * scanner, since linear memory never shrinks.
+ */
+const WEBASSEMBLY_FROM = 256;
+const WEBASSEMBLY_UP_TO = 1 << 20;
+
+/** For tests and benchmarks: `javascript` or `webassembly` runs that loop on every text. @default auto, by length */
+export interface ScannerTuning {
+  loop?: 'auto' | 'javascript' | 'webassembly';
+}
 
 /** The letters right after the `[` of the token prefixes: a `[` before anything else is passed at once. */
 const TOKEN_SECOND_CHARACTERS = new Set(TOKEN_PREFIXES.map((prefix) => prefix.charCodeAt(1)));
@@ -106,7 +120,7 @@ function tokenEnd(text: string, start: number): number {
 }
 
 /** Builds a scanner once (patterns compiled, CIDRs parsed); its `scan` is then cheap enough to call per string value. */
-export function createTextScanner(options: ScannerOptions = {}): TextScanner {
+export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerTuning = {}): TextScanner {
   const resolved = ScannerOptionsSchema.parse(options);
   const enabled = new Set<DetectorName>(resolved.enabled);
   const nonPhi = new NonPhiRanges(resolved.nonPhiCidrs);
@@ -186,12 +200,91 @@ export function createTextScanner(options: ScannerOptions = {}): TextScanner {
     return best.end;
   }
 
-  function scan(text: string): Detection[] {
-    const found: Detection[] = [];
+  /** A digit run the loop visits: one that starts a token, or a dashed SSN's first run glued to a word. */
+  function visitDigitRun(start: number, runEnd: number, glued: number): number {
+    const text = scanned;
+    if (!glued) return detectAtDigitRun(text, start, runEnd, found);
+    const end = detectSsn(text, start, runEnd);
+    if (end < 0) return runEnd;
+    addResolved(found, { detector: 'ssn', start, end });
+    return end;
+  }
+
+  /** One of `@ ? & + ( : [`. */
+  function visitMark(index: number, code: number): number {
+    const text = scanned;
+    switch (code) {
+      case 64: // @
+        if (on.email) {
+          const email = detectEmail(text, index);
+          if (email) {
+            addResolved(found, { detector: 'email', ...email });
+            return email.end;
+          }
+        }
+        break;
+      case 63: // ? (a `?` inside a query is part of it)
+      case 38: // &
+        if (on.url) {
+          if (code === 63 && index >= queryEndsAt) queryEndsAt = queryEnd(text, index);
+          if (index < queryEndsAt) {
+            const value = detectQueryValue(text, index, queryEndsAt, urlParameters);
+            if (value) addResolved(found, { detector: 'url', ...value });
+          }
+        }
+        break;
+      case 43: // +
+      case 40: // (
+        if (on.phone && startsToken(text, index)) {
+          const end = detectPhone(text, index, index);
+          if (end > 0) {
+            addResolved(found, { detector: 'phone', start: index, end });
+            return end;
+          }
+        }
+        break;
+      case 58: // :
+        if (on.ip) {
+          const ip = detectIpv6(text, index, nonPhi);
+          if (ip) {
+            addResolved(found, { detector: 'ip', ...ip });
+            return ip.end;
+          }
+        }
+        break;
+      case 91: {
+        // [ — an existing token is never scanned again, so masking is idempotent.
+        const end = tokenEnd(text, index);
+        if (end > 0) {
+          (tokens ??= []).push(index, end);
+          return end;
+        }
+        break;
+      }
+    }
+    return index + 1;
+  }
+
+  // What the loop's visits read and add to while one text is scanned (scan is never re-entered: visits do not scan).
+  let scanned = '';
+  let found: Detection[] = [];
+  /** `[start, end)` pairs of the tokens already in the text. */
+  let tokens: number[] | undefined;
+  /** The end of the URL query the last `?` began. */
+  let queryEndsAt = -1;
+  const loop = new ScanLoop(visitDigitRun, visitMark);
+  const useWebAssembly = (length: number): boolean =>
+    tuning.loop === undefined || tuning.loop === 'auto'
+      ? length >= WEBASSEMBLY_FROM && length <= WEBASSEMBLY_UP_TO
+      : tuning.loop === 'webassembly';
+
+  /**
+   * scan-loop.as.ts's loop, for texts too short to repay a call into WebAssembly (most string values of an object);
+   * test/unit/masking-scan-loop.test.ts checks that both visit the same places.
+   */
+  function loopInJavaScript(text: string): boolean {
     const length = text.length;
-    let tokens: number[] | undefined;
     let sawDigit = false;
-    let queryEndsAt = -1;
     let index = 0;
     while (index < length) {
       const code = text.charCodeAt(index);
@@ -200,86 +293,36 @@ export function createTextScanner(options: ScannerOptions = {}): TextScanner {
         index += 1;
         continue;
       }
-      if (isDigit(code)) {
-        sawDigit = true;
-        let runEnd = index + 1;
-        while (runEnd < length && isDigit(text.charCodeAt(runEnd))) runEnd += 1;
-        if (startsToken(text, index)) {
-          index = detectAtDigitRun(text, index, runEnd, found);
-        } else if (
-          on.ssn &&
-          runEnd - index === 3 &&
-          text.charCodeAt(runEnd) === 45 &&
-          joinedToWordBefore(text, index)
-        ) {
-          // A dashed SSN glued to a word by a joiner, as names hold one (`intake-123-45-6789.pdf`).
-          const end = detectSsn(text, index, runEnd);
-          if (end > 0) addResolved(found, { detector: 'ssn', start: index, end });
-          index = end > 0 ? end : runEnd;
-        } else {
-          // Inside a word (hex, base64, `INC0012345`): nothing starts before the word ends.
-          index = runEnd;
-          while (index < length && isAlphanumeric(text.charCodeAt(index))) index += 1;
-        }
+      if (!isDigit(code)) {
+        index = visitMark(index, code);
         continue;
       }
-      switch (code) {
-        case 64: // @
-          if (on.email) {
-            const email = detectEmail(text, index);
-            if (email) {
-              addResolved(found, { detector: 'email', ...email });
-              index = email.end;
-              continue;
-            }
-          }
-          break;
-        case 63: // ? (a `?` inside a query is part of it)
-        case 38: // &
-          if (on.url) {
-            if (code === 63 && index >= queryEndsAt) queryEndsAt = queryEnd(text, index);
-            if (index < queryEndsAt) {
-              const value = detectQueryValue(text, index, queryEndsAt, urlParameters);
-              if (value) addResolved(found, { detector: 'url', ...value });
-            }
-          }
-          break;
-        case 43: // +
-        case 40: // (
-          if (on.phone && startsToken(text, index)) {
-            const end = detectPhone(text, index, index);
-            if (end > 0) {
-              addResolved(found, { detector: 'phone', start: index, end });
-              index = end;
-              continue;
-            }
-          }
-          break;
-        case 58: // :
-          if (on.ip) {
-            const ip = detectIpv6(text, index, nonPhi);
-            if (ip) {
-              addResolved(found, { detector: 'ip', ...ip });
-              index = ip.end;
-              continue;
-            }
-          }
-          break;
-        case 91: {
-          // [ — an existing token is never scanned again, so masking is idempotent.
-          const end = tokenEnd(text, index);
-          if (end > 0) {
-            (tokens ??= []).push(index, end);
-            index = end;
-            continue;
-          }
-          break;
-        }
+      sawDigit = true;
+      let runEnd = index + 1;
+      while (runEnd < length && isDigit(text.charCodeAt(runEnd))) runEnd += 1;
+      if (startsToken(text, index)) {
+        index = visitDigitRun(index, runEnd, 0);
+      } else if (on.ssn && runEnd - index === 3 && text.charCodeAt(runEnd) === 45 && joinedToWordBefore(text, index)) {
+        index = visitDigitRun(index, runEnd, 1);
+      } else {
+        index = runEnd;
+        while (index < length && isAlphanumeric(text.charCodeAt(index))) index += 1;
       }
-      index += 1;
     }
-    if (patterns && sawDigit) addPatternDetections(text, patterns, found, tokens);
-    return found;
+    return sawDigit;
+  }
+
+  function scan(text: string): Detection[] {
+    scanned = text;
+    found = [];
+    tokens = undefined;
+    queryEndsAt = -1;
+    const sawDigit = useWebAssembly(text.length) ? loop.run(text, on.ssn) : loopInJavaScript(text);
+    const result = found;
+    if (patterns && sawDigit) addPatternDetections(text, patterns, result, tokens);
+    scanned = '';
+    found = [];
+    return result;
   }
 
   function addPatternDetections(
@@ -307,4 +350,45 @@ function overlapsToken(detection: Detection, tokens: number[] | undefined): bool
     if (detection.start < tokens[index + 1]! && tokens[index]! < detection.end) return true;
   }
   return false;
+}
+
+const SCAN_LOOP_MODULE = new WebAssembly.Module(Buffer.from(SCAN_LOOP_WASM, 'base64'));
+const WASM_PAGE_BYTES = 65_536;
+
+interface ScanLoopExports {
+  memory: WebAssembly.Memory;
+  scan(text: number, length: number, gluedSsn: number): number;
+  textOffset(): number;
+}
+
+/**
+ * The scan loop (scan-loop.as.ts) with its own linear memory. The text is copied in as UTF-16 code units, so the loop's
+ * indexes are the string's. Memory grows to the longest text scanned and stays (a masker's texts are bounded: lines
+ * and windows by the text masker, string values by the object's size).
+ */
+class ScanLoop {
+  readonly #exports: ScanLoopExports;
+  readonly #offset: number;
+  #bytes: Buffer;
+
+  constructor(
+    visitDigitRun: (start: number, runEnd: number, glued: number) => number,
+    visitMark: (index: number, code: number) => number,
+  ) {
+    const instance = new WebAssembly.Instance(SCAN_LOOP_MODULE, { 'scan-loop': { visitDigitRun, visitMark } });
+    this.#exports = instance.exports as unknown as ScanLoopExports;
+    this.#offset = this.#exports.textOffset();
+    this.#bytes = Buffer.from(this.#exports.memory.buffer);
+  }
+
+  /** Runs the loop over `text`; true when it met a digit. */
+  run(text: string, gluedSsn: boolean): boolean {
+    const needed = this.#offset + text.length * 2;
+    if (needed > this.#bytes.length) {
+      this.#exports.memory.grow(Math.ceil((needed - this.#bytes.length) / WASM_PAGE_BYTES));
+      this.#bytes = Buffer.from(this.#exports.memory.buffer);
+    }
+    this.#bytes.write(text, this.#offset, 'utf16le');
+    return this.#exports.scan(this.#offset, text.length, gluedSsn ? 1 : 0) === 1;
+  }
 }

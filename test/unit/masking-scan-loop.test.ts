@@ -1,0 +1,120 @@
+/**
+ * The scanner's two loops (shared/masking/scan-loop.as.ts in WebAssembly, and its mirror in detectors.ts for short
+ * texts) visit the same places, so what the scanner finds never depends on a text's length; and the WebAssembly the
+ * scanner loads is what its source compiles to.
+ */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createTextScanner, type ScannerOptions } from '../../shared/masking/detectors.ts';
+import { compileScanLoop, SCAN_LOOP_MODULE, scanLoopModuleText } from '../../scripts/build-wasm.ts';
+
+/**
+ * Pieces of cluster text the loops treat differently: identifiers and their near misses, words glued by joiners,
+ * tokens already masked, query strings, and code units past ASCII (digits of other scripts, a surrogate pair).
+ */
+const FRAGMENTS = [
+  '123-45-6789',
+  '321 54 9876',
+  'ssn 234567890',
+  'intake-',
+  'patient_',
+  'v1-',
+  '.pdf',
+  '_front',
+  '2024-03-05',
+  'T10:11:12Z',
+  'dob ',
+  '5 Mar 1980',
+  'March 5, 1980',
+  '10.0.0.1',
+  '203.0.113.7',
+  'fe80::1',
+  '2001:db8::7',
+  'sha256:',
+  'a3f9',
+  '(202) 555-0143',
+  '+1 202 555 0143',
+  '+447911123456',
+  'jane.doe@example.com',
+  '@',
+  '?patient=Jane&dob=1980-03-05',
+  '&',
+  '[MASKED:SSN]',
+  '[',
+  '4111 1111 1111 1111',
+  '4111111111111111',
+  'npi 1234567893',
+  '1EG4-TE5-MK73',
+  '7048 Marrowgate Street, Ashvale, MA 66192',
+  'MRN 00123456',
+  'INC0012345',
+  'x',
+  '9',
+  ' ',
+  '-',
+  '.',
+  '_',
+  ':',
+  '\n',
+  'é',
+  '١٢٣',
+  '😀',
+  '０１２',
+];
+
+const texts = fc.array(fc.constantFrom(...FRAGMENTS), { maxLength: 60 }).map((pieces) => pieces.join(''));
+
+function scanners(options: ScannerOptions = {}) {
+  return {
+    javascript: createTextScanner(options, { loop: 'javascript' }),
+    webassembly: createTextScanner(options, { loop: 'webassembly' }),
+  };
+}
+
+describe('the scan loops', () => {
+  it('find the same identifiers at the same places in any text', () => {
+    const { javascript, webassembly } = scanners();
+    fc.assert(
+      fc.property(texts, (text) => {
+        expect(webassembly.scan(text)).toEqual(javascript.scan(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('agree with the SSN detector off, where a glued SSN is not visited', () => {
+    const { javascript, webassembly } = scanners({ enabled: ['date', 'ip', 'email', 'url', 'phone'] });
+    fc.assert(
+      fc.property(texts, (text) => {
+        expect(webassembly.scan(text)).toEqual(javascript.scan(text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('grows its memory for a long text, and a shorter text after it reads nothing stale', () => {
+    const { webassembly } = scanners();
+    const long = `ssn 123-45-6789 ${'lorem ipsum '.repeat(40_000)}reach jane@example.com`;
+    expect(webassembly.scan(long).map((detection) => long.slice(detection.start, detection.end))).toEqual([
+      '123-45-6789',
+      'jane@example.com',
+    ]);
+    expect(webassembly.scan('no identifiers here')).toEqual([]);
+    expect(webassembly.scan('x 321-54-9876')).toEqual([{ detector: 'ssn', start: 2, end: 13 }]);
+  });
+
+  it('scans texts of every length by default, past the bound that keeps WebAssembly memory small', () => {
+    const scanner = createTextScanner();
+    for (const filler of [0, 100, 300, 1 << 20]) {
+      const text = `${'-'.repeat(filler)} 123-45-6789`;
+      expect(scanner.scan(text)).toEqual([{ detector: 'ssn', start: filler + 1, end: filler + 12 }]);
+    }
+  });
+});
+
+describe('the WebAssembly module', () => {
+  it('is what scan-loop.as.ts compiles to (run `npm run build:wasm` after changing it)', async () => {
+    expect(readFileSync(SCAN_LOOP_MODULE, 'utf8')).toBe(scanLoopModuleText(await compileScanLoop()));
+  }, 30_000);
+});
