@@ -11,7 +11,8 @@ import { compileScanLoop, SCAN_LOOP_MODULE, scanLoopModuleText } from '../../scr
 
 /**
  * Pieces of cluster text the loops treat differently: identifiers and their near misses, words glued by joiners,
- * tokens already masked, query strings, and code units past ASCII (digits of other scripts, a surrogate pair).
+ * tokens already masked, query strings, and code units past ASCII (digits of other scripts, a surrogate pair, a lone
+ * surrogate).
  */
 const FRAGMENTS = [
   '123-45-6789',
@@ -60,6 +61,7 @@ const FRAGMENTS = [
   'é',
   '١٢٣',
   '😀',
+  '\ud800',
   '０１２',
 ];
 
