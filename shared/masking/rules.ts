@@ -5,7 +5,7 @@
  * ("Masking rules"); this file is its single definition.
  */
 import * as z from 'zod';
-import { ScannerOptionsSchema } from './detectors.ts';
+import { ScannerOptionsSchema } from './detectors/options.ts';
 import { DETECTOR_NAMES } from './model.ts';
 import { parsePath, parsePattern } from './paths.ts';
 
