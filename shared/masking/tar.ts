@@ -13,7 +13,8 @@
  * ustar name under a pax record or long name that is not the start of it, and an extended header's own name that
  * masking would change, are overwritten as well. Two entries whose different names mask alike would overwrite each
  * other when extracted, so the second is numbered (`[MASKED:DATE]~2/`, see ArchiveNames), directories kept whole and
- * hard links following their targets; a name that is not UTF-8 fails the stream. Owner names
+ * links following their targets (a symlink's only when it points inside the archive); a name that is not UTF-8 fails
+ * the stream. Owner names
  * (`uname`, `gname` and their pax records) and other pax records (`comment`, extended attributes) pass through
  * unmasked.
  *
@@ -21,6 +22,7 @@
  * precedes. Errors and the record name an entry by that index and its size, never by its name: names may be PHI.
  */
 import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
 import type { Masker, MaskContext } from './masker.ts';
 import type { MaskingRecord } from './model.ts';
 import { MaskingRecorder } from './record.ts';
@@ -177,6 +179,7 @@ interface PaxRecord {
 /** Directory levels a name may add to the placement map, on average over an archive's `maxEntries` entries. */
 const NAMES_PER_ENTRY = 4;
 const HARD_LINK = 0x31; // '1'
+const SYMLINK = 0x32; // '2'
 
 /**
  * Where each entry's name went: masking may give two names one masked form (`logs/2026-11-05/` and `logs/2026-11-06/`
@@ -232,6 +235,23 @@ class ArchiveNames {
     this.#owners.set(nameDigest(placed), key);
     return placed;
   }
+}
+
+/**
+ * The archive name a relative symlink target reaches from the link named `link` (`tree/logs/current` and `2026-11-06`
+ * reach `tree/logs/2026-11-06`), written as the archive writes names (a leading `./` kept); undefined for an absolute
+ * target or one that climbs above the archive's top.
+ */
+function resolveInArchive(link: string, target: string): string | undefined {
+  if (target.startsWith('/')) return undefined;
+  const parts = trimSlashes(link).split('/').slice(0, -1);
+  for (const part of target.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part !== '..') parts.push(part);
+    else if (parts.length === 0 || parts.at(-1) === '.' || parts.at(-1) === '..') return undefined;
+    else parts.pop();
+  }
+  return parts.length > 0 ? parts.join('/') : undefined;
 }
 
 function trimSlashes(name: string): string {
@@ -498,19 +518,41 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
     };
   };
 
+  /**
+   * Where a symlink named `link` should point so that it reaches what `target` reaches, when a name on the way was
+   * numbered apart (`current -> 2026-11-06` becomes `current -> [MASKED:DATE]~2`); undefined when nothing was
+   * numbered, or the target is outside the archive, so the target is masked as text.
+   */
+  const followSymlink = (link: { original: string; masked: string; placed: string }, target: string) => {
+    const resolved = resolveInArchive(link.original, target);
+    if (resolved === undefined) return undefined;
+    const masked = maskName(masker, resolved, options.context, () => {});
+    const placed = names.place(resolved, masked);
+    if (placed === undefined) fail(`the archive has more than ${names.limit} names to keep apart`);
+    if (placed === masked && link.placed === link.masked) return undefined;
+    const relative = posix.relative(posix.dirname(trimSlashes(link.placed)), placed!) || '.';
+    return target.endsWith('/') ? `${relative}/` : relative;
+  };
+
   /** The entry's header and extended headers with its name and link target masked; the header copied if changed. */
   const nameEntry = (header: Uint8Array, extensions: Extensions | undefined): [Uint8Array, Extensions | undefined] => {
     const named = header.slice();
     const layout = ustarLayout(header);
     const own = extensions ?? { order: [], renamed: false };
+    let entryName = { original: '', masked: '', placed: '' };
     const placeName = (original: string, masked: string) => {
       const placed = names.place(original, masked);
       if (placed === undefined) fail(`the archive has more than ${names.limit} names to keep apart`);
+      entryName = { original, masked, placed: placed! };
       return placed!;
     };
-    // A hard link names an earlier entry: it follows that entry to wherever it was placed. A symlink's target is text.
-    const placeLink = (original: string, masked: string) =>
-      header[TYPEFLAG_OFFSET] === HARD_LINK ? (names.placed(original) ?? masked) : masked;
+    // A hard link names an earlier entry: it follows that entry to wherever it was placed. A symlink follows what it
+    // points to inside the archive, placed now if it comes later; a target outside the archive is masked as text.
+    const placeLink = (original: string, masked: string) => {
+      const type = header[TYPEFLAG_OFFSET];
+      if (type === HARD_LINK) return names.placed(original) ?? masked;
+      return type === SYMLINK ? (followSymlink(entryName, original) ?? masked) : masked;
+    };
     maskNameField(NAME, named, layout, own, placeName);
     maskNameField(LINKNAME, named, layout, own, placeLink);
     if (!own.renamed) return [header, extensions];

@@ -478,6 +478,54 @@ describe('tar masker, names that collide or cannot be inspected', () => {
     expect(maskArchive(output).output.equals(output)).toBe(true);
   });
 
+  describe('a symlink into the archive follows what it points to when a name on the way was numbered', () => {
+    /** Two days of logs, `current` pointing at the second day and `latest.log` at its app.log from above. */
+    function days(): string {
+      const root = tempDir();
+      for (const day of ['2026-11-05', '2026-11-06']) {
+        mkdirSync(join(root, 'tree', 'logs', day), { recursive: true });
+        writeFileSync(join(root, 'tree', 'logs', day, 'app.log'), `log of ${day.slice(-2)}\n`);
+      }
+      symlinkSync('2026-11-06', join(root, 'tree', 'logs', 'current'));
+      symlinkSync('./logs/2026-11-06/app.log', join(root, 'tree', 'latest.log'));
+      symlinkSync('../outside/2026-11-06', join(root, 'tree', 'away'));
+      return root;
+    }
+
+    it.each([
+      [
+        'the links after the days',
+        ['tree/logs/2026-11-05', 'tree/logs/2026-11-06', 'tree/logs/current', 'tree/latest.log'],
+      ],
+      [
+        'the links before the days',
+        ['tree/latest.log', 'tree/logs/current', 'tree/logs/2026-11-05', 'tree/logs/2026-11-06'],
+      ],
+    ])('%s', (_, order) => {
+      const root = days();
+      const { output } = maskArchive(execFileSync('tar', ['cf', '-', '-C', root, ...order, 'tree/away']));
+      const tree = join(extract(output), 'tree');
+
+      expect(readFileSync(join(tree, 'logs', 'current', 'app.log'), 'utf8')).toBe('log of 06\n');
+      expect(readFileSync(join(tree, 'latest.log'), 'utf8')).toBe('log of 06\n');
+      expect(readlinkSync(join(tree, 'logs', 'current'))).toMatch(/^\[MASKED:DATE\](~2)?$/);
+      // Outside the archive there is nothing to follow: the target is masked as text.
+      expect(readlinkSync(join(tree, 'away'))).toBe('../outside/[MASKED:DATE]');
+      expect(output.includes('2026-11-06')).toBe(false);
+      expect(maskArchive(output).output.equals(output)).toBe(true);
+    });
+
+    it('leaves a link whose target was not numbered as its text masks (a name with nothing to mask, byte for byte)', () => {
+      const root = tempDir();
+      mkdirSync(join(root, 'tree', 'a'), { recursive: true });
+      writeFileSync(join(root, 'tree', 'a', 'notes.txt'), 'plain\n');
+      symlinkSync('./a/../a/notes.txt', join(root, 'tree', 'link'));
+      const input = archive(root, 'gnu');
+      const { output } = maskArchive(input);
+      expect(output.equals(input)).toBe(true);
+    });
+  });
+
   it('lets a hard link follow the entry it names to wherever that entry was placed', () => {
     const root = tempDir();
     mkdirSync(join(root, 'tree', 'a'), { recursive: true });
