@@ -235,8 +235,10 @@ async function runRelayWorkersChild(upstream: ExternalApiServer, workers: number
     LocalRelayCredentialSigner.open(shared.signingKeyFile);
     process.env[SHARED_VARIABLE] = JSON.stringify(shared);
     allStarted = new Promise<void>((resolveStarted) =>
-      cluster.on('message', (_worker, message: { url: string; token: string }) => {
-        started.push(message);
+      cluster.on('message', (_worker, message: { url?: string; token: string }) => {
+        // Workers also tell the primary their readiness (relay/workers.ts): only their start is counted here.
+        if (typeof message.url !== 'string') return;
+        started.push({ url: message.url, token: message.token });
         if (started.length === workers) resolveStarted();
       }),
     );
@@ -248,7 +250,7 @@ async function runRelayWorkersChild(upstream: ExternalApiServer, workers: number
     async start() {
       const { harness, token } = await startBenchRelay(upstream, shared);
       process.send!({ url: harness.url, token });
-      return { stop: () => harness.close() };
+      return { stop: () => harness.close(), ready: () => harness.relay.ready };
     },
   });
   if (!allStarted) return;

@@ -14,7 +14,7 @@ try {
   if (!Number.isSafeInteger(WORKERS) || WORKERS < 1) throw new Error('RELAY_WORKERS must be a positive integer');
   await runRelayWorkers({
     workers: WORKERS,
-    start: () => startRelayFromEnvironment(process.env),
+    start: (context) => startRelayFromEnvironment(process.env, context),
     drainMs: DRAIN_MS,
     log: (level, message, fields) => logger[level](message, fields ?? {}),
   });

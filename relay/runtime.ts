@@ -33,6 +33,7 @@ import { RelayServer } from './server.ts';
 import { SessionProxy } from './session-proxy.ts';
 import { selfSignedCertificate, type RelayCertificate } from './tls.ts';
 import { Upstream } from './upstream.ts';
+import type { RelayWorkerContext } from './workers.ts';
 
 export const logger = new Logger({ serviceName: 'gatehouse-relay' });
 const metrics = new Metrics({ namespace: 'Gatehouse', serviceName: 'gatehouse-relay' });
@@ -44,10 +45,18 @@ export interface RunningRelay {
   certificate: RelayCertificate;
   /** Drains streams, flushes events and stops publishing metrics. */
   stop(drainMs?: number): Promise<void>;
+  /** The relay's own readiness (RelayServer#ready). */
+  ready(): boolean;
 }
 
-/** Starts the relay from `env` (process.env on ECS); throws when something it needs is missing or unreachable. */
-export async function startRelayFromEnvironment(env: NodeJS.ProcessEnv): Promise<RunningRelay> {
+/**
+ * Starts the relay from `env` (process.env on ECS); throws when something it needs is missing or unreachable. As a
+ * worker of a task with several (relay/workers.ts), `context` tells whether the others are ready.
+ */
+export async function startRelayFromEnvironment(
+  env: NodeJS.ProcessEnv,
+  context?: RelayWorkerContext,
+): Promise<RunningRelay> {
   const requiredEnv = (name: string): string => {
     const value = env[name];
     if (!value) throw new Error(`the relay needs the environment variable ${name}`);
@@ -118,6 +127,7 @@ export async function startRelayFromEnvironment(env: NodeJS.ProcessEnv): Promise
       metrics.addMetric('RelayLatency', MetricUnit.Milliseconds, observation.latencyMs);
       if (observation.masked > 0) metrics.addMetric('RelayMaskedValues', MetricUnit.Count, observation.masked);
     },
+    peersReady: context?.peersReady,
   });
   const port = await relay.listen(Number(env.PORT ?? 8443), env.RELAY_LISTEN_HOST ?? '0.0.0.0');
   const publish = setInterval(() => metrics.publishStoredMetrics(), 10_000);
@@ -132,6 +142,7 @@ export async function startRelayFromEnvironment(env: NodeJS.ProcessEnv): Promise
       await relay.close(drainMs);
       metrics.publishStoredMetrics();
     },
+    ready: () => relay.ready,
   };
 }
 

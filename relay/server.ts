@@ -49,6 +49,8 @@ export interface RelayServerDeps {
   maxHeaderBytes?: number;
   /** Called once per request, for metrics (requests, denials, masked values, latency). */
   observe?: (observation: RelayObservation) => void;
+  /** Whether the task's other relay processes are ready too (relay/workers.ts): `/readyz` answers for the task. */
+  peersReady?: () => boolean;
 }
 
 /** One request as metrics see it: no names, paths or values. */
@@ -541,8 +543,13 @@ export class RelayServer {
     return undefined;
   }
 
+  /** Serving: not draining, and audit writes accepted (fail closed: no audit record, no access). */
+  get ready(): boolean {
+    return this.#ready && this.#deps.events.accepting;
+  }
+
   #health(req: IncomingMessage, res: ServerResponse): void {
-    const ready = req.url === '/healthz' || (this.#ready && this.#deps.events.accepting);
+    const ready = req.url === '/healthz' || (this.ready && (this.#deps.peersReady?.() ?? true));
     res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok\n' : 'not ready\n');
   }
 

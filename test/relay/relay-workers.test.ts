@@ -59,6 +59,19 @@ async function pidAt(port: number): Promise<number> {
   return Number(await response.body.text());
 }
 
+/** `/readyz` on as many new connections as it takes for both workers to answer: their status codes, by pid. */
+async function readinessOfWorkers(port: number): Promise<Map<number, number>> {
+  const statuses = new Map<number, number>();
+  for (let attempt = 0; attempt < 20 && statuses.size < 2; attempt += 1) {
+    const response = await request(`http://127.0.0.1:${port}/readyz`, { reset: true });
+    statuses.set(Number(await response.body.text()), response.statusCode);
+  }
+  return statuses;
+}
+
+const all = (statuses: Map<number, number>, status: number) =>
+  statuses.size === 2 && [...statuses.values()].every((code) => code === status) ? true : undefined;
+
 describe('runRelayWorkers', () => {
   it('with RELAY_WORKERS 2, serves from two processes besides the primary, spreading connections over them', async () => {
     const supervised = await supervise({ WORKERS: '2' });
@@ -87,6 +100,35 @@ describe('runRelayWorkers', () => {
     expect(supervised.child.exitCode).toBeNull();
   });
 
+  it("answers /readyz for the task: one worker that is not ready fails every worker's check until it is again", async () => {
+    const supervised = await supervise({ WORKERS: '2', SICK_MS: '1500' });
+    await eventually(async () => (serving(supervised).length === 2 ? true : undefined), 30_000);
+    await eventually(async () => all(await readinessOfWorkers(supervised.port), 200), 30_000);
+
+    // One connection: one worker falls sick, and the health check fails whichever worker it reaches.
+    await request(`http://127.0.0.1:${supervised.port}/sick`, { reset: true }).then((response) => response.body.text());
+    await eventually(async () => all(await readinessOfWorkers(supervised.port), 503), 1000);
+
+    await eventually(async () => all(await readinessOfWorkers(supervised.port), 200), 30_000);
+  });
+
+  it('is not ready while a worker that died is being replaced', async () => {
+    const supervised = await supervise({ WORKERS: '2', STARTUP_MS: '200' });
+    await eventually(async () => (serving(supervised).length === 2 ? true : undefined), 30_000);
+    await eventually(async () => all(await readinessOfWorkers(supervised.port), 200), 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    await request(`http://127.0.0.1:${supervised.port}/crash`, { reset: true }).catch(() => undefined);
+    // The survivor answers for a task one worker short (its replacement needs a moment to start).
+    await eventually(async () => {
+      const survivor = await request(`http://127.0.0.1:${supervised.port}/readyz`, { reset: true });
+      await survivor.body.text();
+      return survivor.statusCode === 503 ? true : undefined;
+    }, 5000);
+    await eventually(async () => (serving(supervised).length === 3 ? true : undefined), 30_000);
+    await eventually(async () => all(await readinessOfWorkers(supervised.port), 200), 30_000);
+  });
+
   it('on SIGTERM drains every worker and exits 0', async () => {
     const supervised = await supervise({ WORKERS: '2' });
     await eventually(async () => (serving(supervised).length === 2 ? true : undefined), 30_000);
@@ -113,6 +155,9 @@ describe('runRelayWorkers', () => {
     await eventually(async () => (serving(supervised).length === 1 ? true : undefined), 30_000);
 
     expect(await pidAt(supervised.port)).toBe(supervised.child.pid);
+    const alone = await request(`http://127.0.0.1:${supervised.port}/readyz`, { reset: true });
+    await alone.body.text();
+    expect(alone.statusCode).toBe(200);
     supervised.child.kill('SIGTERM');
     expect(await supervised.exited).toBe(0);
     expect(supervised.lines.filter((line) => line.message === 'stopped').map((line) => line.pid)).toEqual([
