@@ -98,19 +98,18 @@ async function serve(options: RelayWorkersOptions, exit: (code: number) => void)
 
 function superviseWorkers(options: RelayWorkersOptions, exit: (code: number) => void): void {
   const startupMs = options.startupMs ?? 10_000;
-  const forkedAt = new Map<Worker, number>();
+  /** Each worker: when it was forked, and its readiness as it last said (not ready until it has said). */
+  const workers = new Map<Worker, { forkedAt: number; ready: boolean }>();
   let stopping = false;
   let failed = false;
 
-  /** Each worker's readiness as it last said; a worker that has not said yet is not ready. */
-  const readiness = new Map<Worker, boolean>();
   let allReady = false;
   const tellWorkers = (reporter?: Worker) => {
-    const now = readiness.size === options.workers && [...readiness.values()].every(Boolean);
+    const now = workers.size === options.workers && [...workers.values()].every((worker) => worker.ready);
     const changed = now !== allReady;
     allReady = now;
     if (stopping) return;
-    for (const worker of readiness.keys()) {
+    for (const worker of workers.keys()) {
       if ((changed || worker === reporter) && worker.isConnected()) {
         // A worker may exit as this is sent: its exit is handled below, the failed send needs nothing.
         worker.send({ type: 'gatehouse-relay-peers-ready', ready: now } satisfies PeersReadyMessage, () => {});
@@ -118,25 +117,23 @@ function superviseWorkers(options: RelayWorkersOptions, exit: (code: number) => 
     }
   };
   cluster.on('message', (worker, message: unknown) => {
-    if (!isMessage<WorkerReadyMessage>(message, 'gatehouse-relay-worker-ready') || !readiness.has(worker)) return;
-    readiness.set(worker, message.ready);
+    const known = workers.get(worker);
+    if (!known || !isMessage<WorkerReadyMessage>(message, 'gatehouse-relay-worker-ready')) return;
+    known.ready = message.ready;
     tellWorkers(worker);
   });
 
   const fork = () => {
-    const worker = cluster.fork();
-    forkedAt.set(worker, Date.now());
-    readiness.set(worker, false);
+    workers.set(cluster.fork(), { forkedAt: Date.now(), ready: false });
     tellWorkers();
   };
   const stopAll = () => {
-    for (const worker of forkedAt.keys()) worker.process.kill('SIGTERM');
+    for (const worker of workers.keys()) worker.process.kill('SIGTERM');
   };
 
   cluster.on('exit', (worker, code, signal) => {
-    const lived = Date.now() - (forkedAt.get(worker) ?? 0);
-    forkedAt.delete(worker);
-    readiness.delete(worker);
+    const lived = Date.now() - (workers.get(worker)?.forkedAt ?? 0);
+    workers.delete(worker);
     tellWorkers();
     if (!stopping) {
       if (lived < startupMs) {
@@ -156,10 +153,10 @@ function superviseWorkers(options: RelayWorkersOptions, exit: (code: number) => 
     } else if (code !== 0) {
       failed = true;
     }
-    if (forkedAt.size === 0) exit(failed ? 1 : 0);
+    if (workers.size === 0) exit(failed ? 1 : 0);
   });
   process.once('SIGTERM', () => {
-    options.log('info', 'draining', { workers: forkedAt.size });
+    options.log('info', 'draining', { workers: workers.size });
     stopping = true;
     stopAll();
   });

@@ -14,9 +14,8 @@
  * masking would change, are overwritten as well. Two entries whose different names mask alike would overwrite each
  * other when extracted, so the second is numbered (`[MASKED:DATE]~2/`, see ArchiveNames), directories kept whole and
  * links following their targets (a symlink's only when it points inside the archive); a name that is not UTF-8 fails
- * the stream. Owner names
- * (`uname`, `gname` and their pax records) and other pax records (`comment`, extended attributes) pass through
- * unmasked.
+ * the stream. Owner names (`uname`, `gname` and their pax records) and other pax records (`comment`, extended
+ * attributes) pass through unmasked.
  *
  * Entries are numbered from 0 in the order `tar tf` lists them; a pax or GNU long-name header belongs to the entry it
  * precedes. Errors and the record name an entry by that index and its size, never by its name: names may be PHI.
@@ -518,6 +517,13 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
     };
   };
 
+  /** Where `original` goes in the archive (see ArchiveNames); past the bound on names, the stream fails. */
+  const place = (original: string, masked: string): string => {
+    const placed = names.place(original, masked);
+    if (placed === undefined) fail(`the archive has more than ${names.limit} names to keep apart`);
+    return placed!;
+  };
+
   /**
    * Where a symlink named `link` should point so that it reaches what `target` reaches, when a name on the way was
    * numbered apart (`current -> 2026-11-06` becomes `current -> [MASKED:DATE]~2`); undefined when nothing was
@@ -527,10 +533,9 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
     const resolved = resolveInArchive(link.original, target);
     if (resolved === undefined) return undefined;
     const masked = maskName(masker, resolved, options.context, () => {});
-    const placed = names.place(resolved, masked);
-    if (placed === undefined) fail(`the archive has more than ${names.limit} names to keep apart`);
+    const placed = place(resolved, masked);
     if (placed === masked && link.placed === link.masked) return undefined;
-    const relative = posix.relative(posix.dirname(trimSlashes(link.placed)), placed!) || '.';
+    const relative = posix.relative(posix.dirname(trimSlashes(link.placed)), placed) || '.';
     return target.endsWith('/') ? `${relative}/` : relative;
   };
 
@@ -541,10 +546,9 @@ export function createTarMasker(masker: Masker, options: TarMaskerOptions = {}):
     const own = extensions ?? { order: [], renamed: false };
     let entryName = { original: '', masked: '', placed: '' };
     const placeName = (original: string, masked: string) => {
-      const placed = names.place(original, masked);
-      if (placed === undefined) fail(`the archive has more than ${names.limit} names to keep apart`);
-      entryName = { original, masked, placed: placed! };
-      return placed!;
+      const placed = place(original, masked);
+      entryName = { original, masked, placed };
+      return placed;
     };
     // A hard link names an earlier entry: it follows that entry to wherever it was placed. A symlink follows what it
     // points to inside the archive, placed now if it comes later; a target outside the archive is masked as text.
