@@ -16,6 +16,7 @@ import { ScannerOptionsSchema, type ScannerOptions } from './detectors/options.t
 import { compilePatterns, detectPatterns, type IdentifierPatterns } from './detectors/patterns.ts';
 import { detectQueryValue, queryEnd } from './detectors/url.ts';
 import { SCAN_LOOP_WASM } from './scan-loop.wasm.ts';
+import { tokenEndAt } from './tokens.ts';
 
 export { ScannerOptionsSchema, type ResolvedScannerOptions, type ScannerOptions } from './detectors/options.ts';
 
@@ -113,10 +114,7 @@ export interface ScannerTuning {
 const TOKEN_SECOND_CHARACTERS = new Set(TOKEN_PREFIXES.map((prefix) => prefix.charCodeAt(1)));
 
 function tokenEnd(text: string, start: number): number {
-  if (!TOKEN_SECOND_CHARACTERS.has(text.charCodeAt(start + 1))) return -1;
-  if (!TOKEN_PREFIXES.some((prefix) => text.startsWith(prefix, start))) return -1;
-  const close = text.indexOf(']', start);
-  return close < 0 ? -1 : close + 1;
+  return TOKEN_SECOND_CHARACTERS.has(text.charCodeAt(start + 1)) ? tokenEndAt(text, start) : -1;
 }
 
 /** Builds a scanner once (patterns compiled, CIDRs parsed); its `scan` is then cheap enough to call per string value. */
@@ -318,8 +316,10 @@ export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerT
     tokens = undefined;
     queryEndsAt = -1;
     const sawDigit = useWebAssembly(text.length) ? loop.run(text, on.ssn) : loopInJavaScript(text);
-    const result = found;
+    let result = found;
     if (patterns && sawDigit) addPatternDetections(text, patterns, result, tokens);
+    // A URL query value may hold a token the loop meets after it: a token is never masked again.
+    if (tokens) result = withoutTokens(result, tokens);
     scanned = '';
     found = [];
     return result;
@@ -334,9 +334,8 @@ export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerT
     const extra: Detection[] = [];
     detectPatterns(text, identifierPatterns, extra);
     if (extra.length === 0) return;
-    const all = [...found, ...extra.filter((detection) => !overlapsToken(detection, tokens))].sort(
-      (a, b) => a.start - b.start || b.end - a.end,
-    );
+    // Before resolving: a match over a token must not displace a shorter detection beside it.
+    const all = [...found, ...(tokens ? withoutTokens(extra, tokens) : extra)].sort((a, b) => a.start - b.start || b.end - a.end);
     found.length = 0;
     for (const detection of all) addResolved(found, detection);
   }
@@ -344,12 +343,14 @@ export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerT
   return { scan };
 }
 
-function overlapsToken(detection: Detection, tokens: number[] | undefined): boolean {
-  if (!tokens) return false;
-  for (let index = 0; index < tokens.length; index += 2) {
-    if (detection.start < tokens[index + 1]! && tokens[index]! < detection.end) return true;
-  }
-  return false;
+/** The detections that overlap none of the `[start, end)` token spans. */
+function withoutTokens(detections: Detection[], tokens: number[]): Detection[] {
+  return detections.filter(({ start, end }) => {
+    for (let index = 0; index < tokens.length; index += 2) {
+      if (start < tokens[index + 1]! && tokens[index]! < end) return false;
+    }
+    return true;
+  });
 }
 
 const SCAN_LOOP_MODULE = new WebAssembly.Module(Buffer.from(SCAN_LOOP_WASM, 'base64'));

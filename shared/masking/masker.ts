@@ -7,7 +7,7 @@
  * along the paths to masked values, and the input is never modified. The JSON path of a value is formatted only when
  * something there is masked.
  */
-import { DETECTOR_NAMES, detectorLabel, type MaskingRecord, type TextScanner } from './model.ts';
+import { DETECTOR_NAMES, detectorLabel, type DetectorName, type MaskingRecord, type TextScanner } from './model.ts';
 import {
   decodeBase64Text,
   decodeJsonText,
@@ -28,7 +28,7 @@ import {
 import { objectLayout, type MemberSpan } from './json-layout.ts';
 import { EVERY_ITEM, MaskingRecorder, type PathKey } from './record.ts';
 import { effectiveRules, MaskingConfigSchema, type MaskingConfigInput } from './rules.ts';
-import { isToken, maskToken, tokenSpans } from './tokens.ts';
+import { isToken, maskToken, redactedToken } from './tokens.ts';
 
 export { MaskingRulesError } from './matcher.ts';
 
@@ -592,20 +592,31 @@ class Walker {
     if (detectors.isEmpty) return text;
     const detections = this.engine.scanner.scan(text);
     if (detections.length === 0) return text;
-    const tokens = tokenSpans(text);
     let masked = '';
     let last = 0;
-    let where: string | undefined;
+    // A text masks many values (a log chunk about one a line): counted here, recorded once per detector.
+    let counts: Map<DetectorName, number> | undefined;
     for (const detection of detections) {
       const rule = detectors.byDetector.get(detection.detector);
-      if (!rule || detection.start < last || overlapsAny(tokens, detection.start, detection.end)) continue;
-      const label = detectorLabel(detection.detector);
+      if (!rule || detection.start < last) continue;
       const action = rule.action as Exclude<CompiledRule['action'], { action: 'keep' }>;
-      masked +=
-        text.slice(last, detection.start) +
-        maskToken(action, label, text.slice(detection.start, detection.end), this.engine.hashKey);
+      const token =
+        action.action === 'redact'
+          ? redactedToken(detection.detector)
+          : maskToken(
+              action,
+              detectorLabel(detection.detector),
+              text.slice(detection.start, detection.end),
+              this.engine.hashKey,
+            );
+      masked += text.slice(last, detection.start) + token;
       last = detection.end;
-      this.recorder.add((where ??= path()), DETECTOR_RECORD_NAMES.get(detection.detector)!);
+      counts ??= new Map();
+      counts.set(detection.detector, (counts.get(detection.detector) ?? 0) + 1);
+    }
+    if (counts) {
+      const where = path();
+      for (const [detector, count] of counts) this.recorder.add(where, DETECTOR_RECORD_NAMES.get(detector)!, count);
     }
     return last === 0 ? text : masked + text.slice(last);
   }
@@ -654,7 +665,3 @@ function whereHolds(rule: CompiledRule, parent: unknown): boolean {
   return rule.where.every(([key, match]) => typeof parent[key] === 'string' && match(parent[key]));
 }
 
-function overlapsAny(spans: ReadonlyArray<[number, number]>, start: number, end: number): boolean {
-  for (const [spanStart, spanEnd] of spans) if (start < spanEnd && end > spanStart) return true;
-  return false;
-}

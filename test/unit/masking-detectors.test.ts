@@ -321,6 +321,16 @@ describe.each(LOOPS)('with the %s loop', (loop) => {
       expect(found(masked)).toEqual([]);
     });
 
+    it('passes over only a whole token: text that merely starts like one is scanned', () => {
+      // A log line can hold `[MASKED:` by chance; reading to the next `]` would hide what lies between.
+      expect(found('[MASKED: note ssn 123-45-6789 ]')).toEqual([['ssn', '123-45-6789']]);
+      expect(found('[MASKED:SSN\nssn 123-45-6789]')).toEqual([['ssn', '123-45-6789']]);
+      expect(found('[HASH:MRN:x ssn 123-45-6789] [MASKED:SSN] 123-45-6789')).toEqual([
+        ['ssn', '123-45-6789'],
+        ['ssn', '123-45-6789'],
+      ]);
+    });
+
     it('returns detections sorted and apart', () => {
       const detections = scannerOf().scan('jane@example.com 123-45-6789 (202) 555-0143 1980-03-05 203.0.113.7');
       expect(detections.map((detection) => detection.detector)).toEqual(['email', 'ssn', 'phone', 'date', 'ip']);
