@@ -271,6 +271,8 @@ export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerT
   /** The end of the URL query the last `?` began. */
   let queryEndsAt = -1;
   const loop = new ScanLoop(visitDigitRun, visitMark);
+  /** The WebAssembly loop passes over what detectDate reads as a timestamp that is no person's date (scan-loop.as.ts). */
+  const skipFieldTimestamps = on.date && dateMode === 'contextual';
   const useWebAssembly = (length: number): boolean =>
     tuning.loop === undefined || tuning.loop === 'auto'
       ? length >= WEBASSEMBLY_FROM && length <= WEBASSEMBLY_UP_TO
@@ -315,7 +317,7 @@ export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerT
     found = [];
     tokens = undefined;
     queryEndsAt = -1;
-    const sawDigit = useWebAssembly(text.length) ? loop.run(text, on.ssn) : loopInJavaScript(text);
+    const sawDigit = useWebAssembly(text.length) ? loop.run(text, on.ssn, skipFieldTimestamps) : loopInJavaScript(text);
     let result = found;
     if (patterns && sawDigit) addPatternDetections(text, patterns, result, tokens);
     // A URL query value may hold a token the loop meets after it: a token is never masked again.
@@ -335,7 +337,9 @@ export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerT
     detectPatterns(text, identifierPatterns, extra);
     if (extra.length === 0) return;
     // Before resolving: a match over a token must not displace a shorter detection beside it.
-    const all = [...found, ...(tokens ? withoutTokens(extra, tokens) : extra)].sort((a, b) => a.start - b.start || b.end - a.end);
+    const all = [...found, ...(tokens ? withoutTokens(extra, tokens) : extra)].sort(
+      (a, b) => a.start - b.start || b.end - a.end,
+    );
     found.length = 0;
     for (const detection of all) addResolved(found, detection);
   }
@@ -358,7 +362,7 @@ const WASM_PAGE_BYTES = 65_536;
 
 interface ScanLoopExports {
   memory: WebAssembly.Memory;
-  scan(text: number, length: number, gluedSsn: number): number;
+  scan(text: number, length: number, gluedSsn: number, skipFieldTimestamps: number): number;
   textOffset(): number;
 }
 
@@ -383,13 +387,13 @@ class ScanLoop {
   }
 
   /** Runs the loop over `text`; true when it met a digit. */
-  run(text: string, gluedSsn: boolean): boolean {
+  run(text: string, gluedSsn: boolean, skipFieldTimestamps: boolean): boolean {
     const needed = this.#offset + text.length * 2;
     if (needed > this.#bytes.length) {
       this.#exports.memory.grow(Math.ceil((needed - this.#bytes.length) / WASM_PAGE_BYTES));
       this.#bytes = Buffer.from(this.#exports.memory.buffer);
     }
     this.#bytes.write(text, this.#offset, 'utf16le');
-    return this.#exports.scan(this.#offset, text.length, gluedSsn ? 1 : 0) === 1;
+    return this.#exports.scan(this.#offset, text.length, gluedSsn ? 1 : 0, skipFieldTimestamps ? 1 : 0) === 1;
   }
 }

@@ -25,7 +25,25 @@ const FRAGMENTS = [
   '_front',
   '2024-03-05',
   'T10:11:12Z',
+  '2024-03-05T10:11:12.123Z',
+  '2024/3/5 10:11',
+  '1980-3-5',
+  '2024-13-05',
+  '1799-01-01',
+  ' 10:11',
+  ', 10:11:12,123',
+  '.123456789',
+  ' +0100',
+  '-05:00',
+  'Z',
+  'T',
+  '/',
+  ',',
+  ';',
+  '{',
+  '}',
   'dob ',
+  'admit ',
   '5 Mar 1980',
   'March 5, 1980',
   '10.0.0.1',
@@ -85,6 +103,16 @@ describe('the scan loops', () => {
     );
   });
 
+  it('agree when every date is masked, where no timestamp is passed over', () => {
+    const { javascript, webassembly } = scanners({ dates: 'all' });
+    fc.assert(
+      fc.property(texts, (text) => {
+        expect(webassembly.scan(text)).toEqual(javascript.scan(text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('agree with the SSN detector off, where a glued SSN is not visited', () => {
     const { javascript, webassembly } = scanners({ enabled: ['date', 'ip', 'email', 'url', 'phone'] });
     fc.assert(
@@ -104,6 +132,10 @@ describe('the scan loops', () => {
     ]);
     expect(webassembly.scan('no identifiers here')).toEqual([]);
     expect(webassembly.scan('x 321-54-9876')).toEqual([{ detector: 'ssn', start: 2, end: 13 }]);
+    // A date at the end of a text is no timestamp, whatever the memory past it still holds from a longer text.
+    const pad = '.'.repeat(300);
+    webassembly.scan(`${pad}\n2024-03-05T10:11:12Z`);
+    expect(webassembly.scan(`${pad}\n2024-03-05`)).toEqual([{ detector: 'date', start: 301, end: 311 }]);
   });
 
   it('scans texts of every length by default, past the bound that keeps WebAssembly memory small', () => {
