@@ -664,4 +664,3 @@ function whereHolds(rule: CompiledRule, parent: unknown): boolean {
   if (!isObject(parent)) return false;
   return rule.where.every(([key, match]) => typeof parent[key] === 'string' && match(parent[key]));
 }
-
