@@ -9,7 +9,8 @@
  * - a digit run is visited when it starts a token (not after a letter, a digit or `_`, nor after a joiner `.` `-` `_`
  *   that follows a letter or a digit), or, with `gluedSsn`, when it is three digits and a dash after a word and a
  *   joiner (`intake-123-45-6789`). Any other digit run is passed with the rest of its word.
- * - `@ ? & + ( : [` are visited wherever the loop reaches them.
+ * - `@ ? & + ( :` are visited wherever the loop reaches them, and `[` before `M` or `H`, where a token may start
+ *   (TOKEN_PREFIXES in model.ts: `[MASKED:`, `[HASH:`); a log line has a few other `[`.
  * - with `skipFieldTimestamps` (the date detector on, in `contextual` mode), a digit run that starts a year-first
  *   timestamp at the start of a field is passed whole, unvisited: detectors/dates.ts would read it and leave it, as a
  *   timestamp with no word before it in its field cannot be a person's date, and a log line starts with one.
@@ -173,6 +174,29 @@ function fieldTimestampEnd(text: usize, length: i32, start: i32): i32 {
 }
 
 /**
+ * The first digit or mark at or after `index`, or `length`: eight code units at a time, since most of a log line is
+ * neither.
+ */
+function nextCandidate(text: usize, length: i32, index: i32): i32 {
+  while (index + 8 <= length) {
+    const units = v128.load(text + ((<usize>index) << 1));
+    let candidates = i16x8.lt_u(i16x8.sub(units, i16x8.splat(48)), i16x8.splat(10));
+    candidates = v128.or(candidates, i16x8.eq(units, i16x8.splat(64))); // @
+    candidates = v128.or(candidates, i16x8.eq(units, i16x8.splat(63))); // ?
+    candidates = v128.or(candidates, i16x8.eq(units, i16x8.splat(38))); // &
+    candidates = v128.or(candidates, i16x8.eq(units, i16x8.splat(43))); // +
+    candidates = v128.or(candidates, i16x8.eq(units, i16x8.splat(40))); // (
+    candidates = v128.or(candidates, i16x8.eq(units, i16x8.splat(<i16>COLON)));
+    candidates = v128.or(candidates, i16x8.eq(units, i16x8.splat(91))); // [
+    const found = i16x8.bitmask(candidates);
+    if (found != 0) return index + ctz(found);
+    index += 8;
+  }
+  while (index < length && (classAt(text, index) & (DIGIT | MARK)) == 0) index++;
+  return index;
+}
+
+/**
  * Scans the `length` code units at `text`; returns 1 when it met a digit. `gluedSsn`: visit a dashed SSN's first run
  * after a word and a joiner. `skipFieldTimestamps`: pass a timestamp at a field's start unvisited.
  */
@@ -180,13 +204,12 @@ export function scan(text: usize, length: i32, gluedSsn: bool, skipFieldTimestam
   let sawDigit = 0;
   let index = 0;
   while (index < length) {
-    const characterClass = classAt(text, index);
-    if (characterClass == MARK) {
-      index = visitMark(index, unitAt(text, index));
-      continue;
-    }
-    if (characterClass != DIGIT) {
-      index++;
+    index = nextCandidate(text, length, index);
+    if (index == length) break;
+    if (classAt(text, index) == MARK) {
+      const mark = unitAt(text, index);
+      const next = unitOrZero(text, length, index + 1);
+      index = mark != 91 /* [ */ || next == 77 /* M */ || next == 72 /* H */ ? visitMark(index, mark) : index + 1;
       continue;
     }
     sawDigit = 1;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createTextScanner, type ScannerOptions } from '../../shared/masking/detectors.ts';
+import { TOKEN_PREFIXES } from '../../shared/masking/model.ts';
 import { compileScanLoop, SCAN_LOOP_MODULE, scanLoopModuleText } from '../../scripts/build-wasm.ts';
 
 /**
@@ -60,6 +61,8 @@ const FRAGMENTS = [
   '?patient=Jane&dob=1980-03-05',
   '&',
   '[MASKED:SSN]',
+  '[MASKED:SSN:…123-45-6789]',
+  '[HASH:MRN:0123456789abcdef]',
   '[',
   '4111 1111 1111 1111',
   '4111111111111111',
@@ -148,6 +151,11 @@ describe('the scan loops', () => {
 });
 
 describe('the WebAssembly module', () => {
+  it('visits a `[` where a token can start: before the second character of every token prefix', () => {
+    // scan-loop.as.ts passes any other `[` without calling visitMark.
+    expect(new Set(TOKEN_PREFIXES.map((prefix) => prefix[1]))).toEqual(new Set(['M', 'H']));
+  });
+
   it('is what scan-loop.as.ts compiles to (run `npm run build:wasm` after changing it)', async () => {
     expect(readFileSync(SCAN_LOOP_MODULE, 'utf8')).toBe(scanLoopModuleText(await compileScanLoop()));
   }, 30_000);
