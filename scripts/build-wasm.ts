@@ -15,7 +15,7 @@ export const SCAN_LOOP_MODULE = fileURLToPath(new URL('../shared/masking/scan-lo
  * No garbage collector or allocator (the loop allocates nothing) and no bounds assertions: the caller sizes memory.
  * 128-bit SIMD, which every Node.js since 16.4 runs (the relay's and the CLI's Node 20, Lambda's nodejs22.x).
  */
-const OPTIONS = { optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', noAssert: true, enable: ['simd'] } as const;
+const OPTIONS = { optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', noAssert: true, enable: 'simd' } as const;
 
 export async function compileScanLoop(): Promise<Uint8Array> {
   const result = await asc.compileString({ 'scan-loop.ts': readFileSync(SOURCE, 'utf8') }, OPTIONS);

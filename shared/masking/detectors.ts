@@ -57,37 +57,34 @@ const MAX_SHAPE_DIGITS = 20;
 /** The character after a run: ASCII, or 128 for any other (0 stands for the end of the text). */
 const SHAPE_NEXT = 129;
 
+/** A cell of a scanner's shape table not filled yet (a shape has 9 bits). */
+const UNKNOWN_SHAPE = 0xffff;
+
 /**
  * Which detectors can match at a digit run, by its length and the character after it: most runs in logs and objects
- * (years, times, ports, counts) fit one detector's shape or none, so the scanner calls only those. Each row is a
- * superset of what its detector accepts (the detector checks the rest); the detector tests run through the scanner, so
- * a shape left out here fails them.
+ * (years, times, ports, counts) fit one detector's shape or none, so the scanner calls only those. Each is a superset
+ * of what its detector accepts (the detector checks the rest); the detector tests run through the scanner, so a shape
+ * left out here fails them. A scanner fills its table as runs arrive: a text meets few of the 2,709 cells.
  */
-function digitRunShapes(on: Readonly<Record<DetectorName, boolean>>): Uint16Array {
-  const shapes = new Uint16Array((MAX_SHAPE_DIGITS + 1) * SHAPE_NEXT);
-  for (let digits = 1; digits <= MAX_SHAPE_DIGITS; digits += 1) {
-    for (let next = 0; next < SHAPE_NEXT; next += 1) {
-      // A time (`10:11`) or an IPv6 group: the `:` handles those. Digits glued to letters (`264ms`, `sha256`) start
-      // nothing but an MBI (`1EG4…`) or an ordinal date (`5th March 1980`).
-      if (next === 58 || (next < 128 && isLetter(next) && digits > 2)) continue;
-      const separator = next === 45 || next === 32 || next === 46;
-      const candidates: Array<[DetectorName, number, boolean]> = [
-        ['ssn', SSN, digits === 9 || (digits === 3 && (next === 45 || next === 32))],
-        ['phone', PHONE, digits === 10 || ((digits === 3 || digits === 1) && separator)],
-        ['npi', NPI, digits === 10],
-        ['mbi', MBI, digits === 1 && next < 128 && isUpper(next)],
-        ['credit-card', CARD, (digits >= 13 && digits <= 19) || (digits === 4 && (next === 32 || next === 45))],
-        ['street-address', STREET, digits <= 6 && next === 32],
-        ['zip', ZIP, digits === 5],
-        ['ip', IPV4, digits <= 3 && next === 46],
-        ['date', DATE, digits <= 2 || (digits === 4 && (next === 45 || next === 47))],
-      ];
-      let shape = 0;
-      for (const [detector, bit, fits] of candidates) if (fits && on[detector]) shape |= bit;
-      shapes[digits * SHAPE_NEXT + next] = shape;
-    }
-  }
-  return shapes;
+function digitRunShape(digits: number, next: number, on: Readonly<Record<DetectorName, boolean>>): number {
+  // A time (`10:11`) or an IPv6 group: the `:` handles those. Digits glued to letters (`264ms`, `sha256`) start
+  // nothing but an MBI (`1EG4…`) or an ordinal date (`5th March 1980`).
+  if (next === 58 || (next < 128 && isLetter(next) && digits > 2)) return 0;
+  const separator = next === 45 || next === 32 || next === 46;
+  const candidates: Array<[DetectorName, number, boolean]> = [
+    ['ssn', SSN, digits === 9 || (digits === 3 && (next === 45 || next === 32))],
+    ['phone', PHONE, digits === 10 || ((digits === 3 || digits === 1) && separator)],
+    ['npi', NPI, digits === 10],
+    ['mbi', MBI, digits === 1 && next < 128 && isUpper(next)],
+    ['credit-card', CARD, (digits >= 13 && digits <= 19) || (digits === 4 && (next === 32 || next === 45))],
+    ['street-address', STREET, digits <= 6 && next === 32],
+    ['zip', ZIP, digits === 5],
+    ['ip', IPV4, digits <= 3 && next === 46],
+    ['date', DATE, digits <= 2 || (digits === 4 && (next === 45 || next === 47))],
+  ];
+  let shape = 0;
+  for (const [detector, bit, fits] of candidates) if (fits && on[detector]) shape |= bit;
+  return shape;
 }
 
 /**
@@ -140,14 +137,17 @@ export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerT
     boolean
   >;
 
-  const shapes = digitRunShapes(on);
+  const shapes = new Uint16Array((MAX_SHAPE_DIGITS + 1) * SHAPE_NEXT).fill(UNKNOWN_SHAPE);
 
   /** The longest detection starting at the digit run, added to `found`; returns where scanning goes on. */
   function detectAtDigitRun(text: string, start: number, runEnd: number, found: Detection[]): number {
     const digits = runEnd - start;
     const next = runEnd < text.length ? text.charCodeAt(runEnd) : 0;
-    const shape =
-      shapes[(digits < MAX_SHAPE_DIGITS ? digits : MAX_SHAPE_DIGITS) * SHAPE_NEXT + (next < 128 ? next : 128)]!;
+    const shapeDigits = digits < MAX_SHAPE_DIGITS ? digits : MAX_SHAPE_DIGITS;
+    const shapeNext = next < 128 ? next : 128;
+    const cell = shapeDigits * SHAPE_NEXT + shapeNext;
+    let shape = shapes[cell]!;
+    if (shape === UNKNOWN_SHAPE) shape = shapes[cell] = digitRunShape(shapeDigits, shapeNext, on);
     if (shape === 0) return runEnd;
     // One call site per detector (not a loop over a table) keeps each call monomorphic, so V8 inlines them.
     let bestEnd = -1;
