@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   createTextScanner,
@@ -240,7 +241,23 @@ describe.each(LOOPS)('with the %s loop', (loop) => {
       expect(found(text)).toEqual([]);
     });
 
+    it('reads a dotted quad as a regular expression of octets 0-255 without leading zeros would', () => {
+      const octet = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+      const address = new RegExp(`^${octet}(?:\\.${octet}){3}$`);
+      const octets = ['0', '00', '01', '7', '10', '99', '100', '199', '249', '250', '255', '256', '300', '1000'];
+      fc.assert(
+        fc.property(fc.array(fc.constantFrom(...octets), { minLength: 3, maxLength: 5 }), (parts) => {
+          const candidate = parts.join('.');
+          const expected: [DetectorName, string][] = address.test(candidate) ? [['ip', candidate]] : [];
+          expect(found(`from ${candidate} seen`, { enabled: ['ip'], nonPhiCidrs: [] })).toEqual(expected);
+        }),
+        { numRuns: 300 },
+      );
+    });
+
     it('refuses a CIDR that does not parse', () => {
+      expect(ScannerOptionsSchema.safeParse({ nonPhiCidrs: ['10.0.0.256/24'] }).success).toBe(false);
+      expect(ScannerOptionsSchema.safeParse({ nonPhiCidrs: ['010.0.0.0/8'] }).success).toBe(false);
       expect(ScannerOptionsSchema.safeParse({ nonPhiCidrs: ['10.0.0.0/33'] }).success).toBe(false);
       expect(ScannerOptionsSchema.safeParse({ nonPhiCidrs: ['cluster'] }).success).toBe(false);
     });

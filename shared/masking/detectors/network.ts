@@ -4,9 +4,6 @@
  */
 import { endsToken, isDigit, isHex, startsToken } from './characters.ts';
 
-const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4 = new RegExp(`${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}`, 'y');
-
 /** An IP range as 16-bit words (IPv4 as two words) and a prefix length over them. */
 interface Range {
   v4: boolean;
@@ -58,29 +55,34 @@ export function parseCidr(cidr: string): Range | undefined {
   return undefined;
 }
 
-/** Reads a dotted quad at `start` into two words of `words` from `offset`; returns its end, or -1. */
+/**
+ * Reads a dotted quad at `start` into two words of `words` from `offset`; returns its end, or -1. Octets are 0–255
+ * without a leading zero, read by char codes (no regular expression: an address is found every few log lines). The
+ * last octet takes at most three digits; a digit after it is for the caller's token end to refuse.
+ */
 function parseIpv4(text: string, start: number, words: Uint16Array, offset: number): number {
-  IPV4.lastIndex = start;
-  if (!IPV4.test(text)) return -1;
-  const end = IPV4.lastIndex;
+  let index = start;
   let word = 0;
-  let octet = 0;
-  let octets = 0;
-  for (let index = start; index <= end; index += 1) {
-    const code = index < end ? text.charCodeAt(index) : 46;
-    if (code !== 46) {
-      octet = octet * 10 + code - 48;
-      continue;
+  for (let octets = 0; octets < 4; octets += 1) {
+    if (octets > 0) {
+      if (text.charCodeAt(index) !== 46) return -1;
+      index += 1;
     }
+    const octetStart = index;
+    let octet = 0;
+    for (let code = text.charCodeAt(index); index - octetStart < 3 && isDigit(code); code = text.charCodeAt(index)) {
+      octet = octet * 10 + code - 48;
+      index += 1;
+    }
+    const digits = index - octetStart;
+    if (digits === 0 || octet > 255 || (digits > 1 && text.charCodeAt(octetStart) === 48)) return -1;
     word = (word << 8) | octet;
-    octet = 0;
-    octets += 1;
-    if (octets % 2 === 0) {
-      words[offset + octets / 2 - 1] = word;
+    if (octets % 2 === 1) {
+      words[offset + (octets - 1) / 2] = word;
       word = 0;
     }
   }
-  return end;
+  return index;
 }
 
 /**
