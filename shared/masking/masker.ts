@@ -86,6 +86,33 @@ export interface Masker {
   maskTextWindow(window: string, cut: number, context?: MaskContext): MaskedWindow;
 }
 
+/** A detector under a policy: what masking its finds takes, and how many the text being masked has had. */
+interface DetectorTally {
+  action: Exclude<CompiledRule['action'], { action: 'keep' }>;
+  /** The token when the rule redacts: the same for every find. */
+  redacted: string | undefined;
+  recordName: string;
+  count: number;
+}
+
+const TALLIES = new WeakMap<DetectorPolicy, ReadonlyMap<DetectorName, DetectorTally>>();
+
+/** One map lookup a find, made once a policy. */
+function talliesOf(policy: DetectorPolicy): ReadonlyMap<DetectorName, DetectorTally> {
+  let tallies = TALLIES.get(policy);
+  if (!tallies) {
+    tallies = new Map(
+      [...policy.byDetector].map(([detector, rule]) => {
+        const action = rule.action as DetectorTally['action'];
+        const redacted = action.action === 'redact' ? redactedToken(detector) : undefined;
+        return [detector, { action, redacted, recordName: DETECTOR_RECORD_NAMES.get(detector)!, count: 0 }];
+      }),
+    );
+    TALLIES.set(policy, tallies);
+  }
+  return tallies;
+}
+
 /** Nested encodings decoded at most this deep (JSON in YAML in base64 is three). */
 const MAX_NESTING = 4;
 const TEXT_PATH = 'line';
@@ -592,31 +619,33 @@ class Walker {
     if (detectors.isEmpty) return text;
     const detections = this.engine.scanner.scan(text);
     if (detections.length === 0) return text;
+    const tallies = talliesOf(detectors);
     let masked = '';
     let last = 0;
     // A text masks many values (a log chunk about one a line): counted here, recorded once per detector.
-    let counts: Map<DetectorName, number> | undefined;
-    for (const detection of detections) {
-      const rule = detectors.byDetector.get(detection.detector);
-      if (!rule || detection.start < last) continue;
-      const action = rule.action as Exclude<CompiledRule['action'], { action: 'keep' }>;
-      const token =
-        action.action === 'redact'
-          ? redactedToken(detection.detector)
-          : maskToken(
-              action,
-              detectorLabel(detection.detector),
-              text.slice(detection.start, detection.end),
-              this.engine.hashKey,
-            );
-      masked += text.slice(last, detection.start) + token;
-      last = detection.end;
-      counts ??= new Map();
-      counts.set(detection.detector, (counts.get(detection.detector) ?? 0) + 1);
-    }
-    if (counts) {
-      const where = path();
-      for (const [detector, count] of counts) this.recorder.add(where, DETECTOR_RECORD_NAMES.get(detector)!, count);
+    let counted: DetectorTally[] | undefined;
+    try {
+      for (const detection of detections) {
+        const tally = tallies.get(detection.detector);
+        if (!tally || detection.start < last) continue;
+        const token =
+          tally.redacted ??
+          maskToken(
+            tally.action,
+            detectorLabel(detection.detector),
+            text.slice(detection.start, detection.end),
+            this.engine.hashKey,
+          );
+        masked += text.slice(last, detection.start) + token;
+        last = detection.end;
+        if (tally.count++ === 0) (counted ??= []).push(tally);
+      }
+      if (counted) {
+        const where = path();
+        for (const tally of counted) this.recorder.add(where, tally.recordName, tally.count);
+      }
+    } finally {
+      if (counted) for (const tally of counted) tally.count = 0;
     }
     return last === 0 ? text : masked + text.slice(last);
   }
