@@ -162,10 +162,13 @@ describe('gatehouse mask, run as the installed command (cli/gatehouse.mjs)', () 
   it('masks in a process started with the node flags of cli/node-flags.mjs', async () => {
     const cli = spawn(process.execPath, [entry, 'mask'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => cli.once('exit', resolve));
-    // While it waits for stdin, the masking process is the entry's child: its command line has the flags.
+    // While it waits for stdin, the masking process is the entry's child: its command line has the flags. Between its
+    // fork and its exec, the child still shows the entry's own command line.
+    const entryCommandLine = readFileSync(`/proc/${cli.pid}/cmdline`, 'utf8');
     const commandLine = await eventually(async () => {
       const children = readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim().split(/\s+/);
-      return children[0] ? readFileSync(`/proc/${children[0]}/cmdline`, 'utf8').split('\0') : undefined;
+      const childCommandLine = children[0] ? readFileSync(`/proc/${children[0]}/cmdline`, 'utf8') : entryCommandLine;
+      return childCommandLine === entryCommandLine ? undefined : childCommandLine.split('\0');
     });
     cli.stdin.end(JSON.stringify(secret));
 
