@@ -216,7 +216,7 @@ export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerT
         if (on.email) {
           const email = detectEmail(text, index);
           if (email) {
-            addResolved(found, { detector: 'email', ...email });
+            addResolved(found, { detector: 'email', start: email.start, end: email.end });
             return email.end;
           }
         }
@@ -227,7 +227,7 @@ export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerT
           if (code === 63 && index >= queryEndsAt) queryEndsAt = queryEnd(text, index);
           if (index < queryEndsAt) {
             const value = detectQueryValue(text, index, queryEndsAt, urlParameters);
-            if (value) addResolved(found, { detector: 'url', ...value });
+            if (value) addResolved(found, { detector: 'url', start: value.start, end: value.end });
           }
         }
         break;
@@ -245,7 +245,7 @@ export function createTextScanner(options: ScannerOptions = {}, tuning: ScannerT
         if (on.ip) {
           const ip = detectIpv6(text, index, nonPhi);
           if (ip) {
-            addResolved(found, { detector: 'ip', ...ip });
+            addResolved(found, { detector: 'ip', start: ip.start, end: ip.end });
             return ip.end;
           }
         }

@@ -21,6 +21,10 @@ export function queryEnd(text: string, question: number): number {
   return index;
 }
 
+function startsWithToken(text: string, at: number): boolean {
+  return text.charCodeAt(at) === 91 && TOKEN_PREFIXES.some((prefix) => text.startsWith(prefix, at));
+}
+
 /** The value of the parameter after the `?` or `&` at `separator` when its name is identifying. */
 export function detectQueryValue(
   text: string,
@@ -34,7 +38,7 @@ export function detectQueryValue(
   const valueStart = equals + 1;
   let valueEnd = valueStart;
   while (valueEnd < end && text.charCodeAt(valueEnd) !== 38) valueEnd += 1;
-  if (valueEnd === valueStart || TOKEN_PREFIXES.some((prefix) => text.startsWith(prefix, valueStart))) return undefined;
+  if (valueEnd === valueStart || startsWithToken(text, valueStart)) return undefined;
   const name = text.slice(separator + 1, equals).toLowerCase();
   const modifier = name.indexOf(':');
   return identifyingParameters.has(modifier < 0 ? name : name.slice(0, modifier))
