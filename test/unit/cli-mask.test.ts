@@ -163,12 +163,14 @@ describe('gatehouse mask, run as the installed command (cli/gatehouse.mjs)', () 
     const cli = spawn(process.execPath, [entry, 'mask'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => cli.once('exit', resolve));
     // While it waits for stdin, the masking process is the entry's child: its command line has the flags. Between its
-    // fork and its exec, the child still shows the entry's own command line.
+    // fork and its exec the child shows the entry's own command line, and an empty one while the exec swaps it; a
+    // child started without the flags would show the entry's for good, and this wait would time out.
     const entryCommandLine = readFileSync(`/proc/${cli.pid}/cmdline`, 'utf8');
     const commandLine = await eventually(async () => {
       const children = readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim().split(/\s+/);
-      const childCommandLine = children[0] ? readFileSync(`/proc/${children[0]}/cmdline`, 'utf8') : entryCommandLine;
-      return childCommandLine === entryCommandLine ? undefined : childCommandLine.split('\0');
+      const childCommandLine = children[0] ? readFileSync(`/proc/${children[0]}/cmdline`, 'utf8') : '';
+      const execed = childCommandLine.includes(entry) && childCommandLine !== entryCommandLine;
+      return execed ? childCommandLine.split('\0') : undefined;
     });
     cli.stdin.end(JSON.stringify(secret));
 
