@@ -54,7 +54,7 @@ export function detectDate(text: string, start: number, runEnd: number, mode: Da
   if (digits === 4 && (next === 45 || next === 47)) {
     dateEnd = yearFirstEnd(text, start, next);
   } else if (digits <= 2) {
-    if (next === 45 || next === 47 || next === 46) {
+    if ((next === 45 || next === 47 || next === 46) && mayBeYearLast(text, runEnd, next)) {
       YEAR_LAST.lastIndex = start;
       match = YEAR_LAST.exec(text);
       if (match) {
@@ -93,6 +93,17 @@ function yearFirstEnd(text: string, start: number, separator: number): number {
   const dayEnd = digitRunEnd(text, dayStart, 2);
   if (dayEnd === dayStart) return -1;
   return isDayAndMonth(numberAt(text, dayStart, dayEnd), numberAt(text, monthStart, monthEnd)) ? dayEnd : -1;
+}
+
+/**
+ * What YEAR_LAST needs after the first number and `separator`, tested before it runs: one or two digits, the same
+ * separator, a year's first digit. An address (`10.0.59.152`) or a version (`7.4.0`) fails here.
+ */
+function mayBeYearLast(text: string, separatorAt: number, separator: number): boolean {
+  const secondEnd = digitRunEnd(text, separatorAt + 1, 2);
+  if (secondEnd === separatorAt + 1 || text.charCodeAt(secondEnd) !== separator) return false;
+  const century = text.charCodeAt(secondEnd + 1);
+  return century === 49 || century === 50;
 }
 
 /** The end of the digits from `at`, at most `most` of them. */
