@@ -213,8 +213,7 @@ export function scan(text: usize, length: i32, gluedSsn: bool, skipFieldTimestam
       continue;
     }
     sawDigit = 1;
-    let runEnd = index + 1;
-    while (runEnd < length && classAt(text, runEnd) == DIGIT) runEnd++;
+    const runEnd = digitsEnd(text, length, index + 1, length);
     let startsToken = true;
     let glued = false;
     if (index > 0) {
